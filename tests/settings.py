@@ -1,0 +1,18 @@
+"""Settings for the test suite: the real settings, with a test environment.
+
+The environment is set before chatsite.settings is imported, because that module is
+the one place that reads it.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-deployment")
+os.environ.setdefault("DJANGO_INSECURE_HTTP", "1")
+os.environ.setdefault("MINIMAX_SIMULATOR_CHUNK_DELAY", "0")
+
+from chatsite.settings import *  # noqa: E402,F403
+
+# Templates resolve {% static %} without a collectstatic manifest.
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
