@@ -1,0 +1,139 @@
+"""The websocket of one open conversation (frames: docs/websocket.md).
+
+Browser -> server: message.send, reply.stop, reply.regenerate, reply.resync.
+Server -> browser: message.created, reply.delta, reply.snapshot, reply.done,
+message.deleted, error.
+
+The consumer is thin: it checks who is asking and what they sent, and hands the
+work to `services`, whose reply runs in a task of its own. Streaming inside
+receive_json would block the next frame (stop) until the reply ended; and closing
+the socket must not end the reply.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from conversations import services
+from conversations.models import Conversation
+
+# On connecting, a page also hears about a reply that ended this recently: it may
+# have been rendered while the reply still streamed.
+RECENTLY_ENDED = timedelta(minutes=1)
+MAX_CLIENT_ID_LENGTH = 64
+
+
+class ConversationConsumer(AsyncJsonWebsocketConsumer):
+    conversation_id: int
+    group_name = ""
+
+    async def connect(self) -> None:
+        self.conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
+        user = self.scope.get("user")
+        if not getattr(
+            user, "is_authenticated", False
+        ) or not await self.open_conversation(user):
+            # Refused before accept: the handshake fails (HTTP 403), and a missing
+            # conversation looks the same as someone else's.
+            await self.close()
+            return
+        await self.accept()
+        self.group_name = services.group_name(self.conversation_id)
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        # Joined first, then asked: text from before the snapshot arrives in it, text
+        # after it in deltas; the page skips the overlap by offset.
+        await services.request_snapshot(
+            self.conversation_id, self.channel_name, ended_within=RECENTLY_ENDED
+        )
+
+    async def disconnect(self, code: int) -> None:
+        # Leaves the reply running: it is saved whether or not anyone watches.
+        if self.group_name:
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        try:
+            content = json.loads(text_data) if text_data else None
+        except ValueError:
+            content = None
+        if not isinstance(content, dict):
+            await self.send_error("bad_frame", "Frames are JSON objects with a type.")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict[str, Any], **kwargs) -> None:
+        handlers = {
+            "message.send": self.send_message,
+            "reply.stop": self.stop_reply,
+            "reply.regenerate": self.regenerate,
+            "reply.resync": self.resync,
+        }
+        handler = handlers.get(content.get("type"))
+        if handler is None:
+            await self.send_error("bad_frame", "Unknown frame type.")
+            return
+        try:
+            await handler(content)
+        except services.ReplyRefused as refused:
+            await self.send_error(refused.code, REFUSALS[refused.code])
+
+    async def send_message(self, frame: dict[str, Any]) -> None:
+        content = frame.get("content")
+        client_id = frame.get("client_id") or ""
+        if not isinstance(content, str) or not isinstance(client_id, str):
+            await self.send_error("bad_frame", "content and client_id are strings.")
+            return
+        content = content.strip()
+        if not content:
+            await self.send_error("empty", "Type a message first.")
+            return
+        if len(content) > services.MAX_CONTENT_LENGTH:
+            await self.send_error(
+                "too_long",
+                f"A message can be at most {services.MAX_CONTENT_LENGTH} characters.",
+            )
+            return
+        await services.send_message(
+            self.conversation_id, content, client_id[:MAX_CLIENT_ID_LENGTH]
+        )
+
+    async def stop_reply(self, frame: dict[str, Any]) -> None:
+        await services.request_stop(self.conversation_id)
+
+    async def regenerate(self, frame: dict[str, Any]) -> None:
+        await services.regenerate(self.conversation_id)
+
+    async def resync(self, frame: dict[str, Any]) -> None:
+        await services.request_snapshot(self.conversation_id, self.channel_name)
+
+    async def send_error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+    # Channel-layer events (type "conversation.frame") from services.
+
+    async def conversation_frame(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["frame"])
+
+    @database_sync_to_async
+    def open_conversation(self, user) -> bool:
+        """Return whether `user` owns the conversation; repair a crashed reply."""
+        if (
+            not Conversation.objects.for_user(user)
+            .filter(pk=self.conversation_id)
+            .exists()
+        ):
+            return False
+        services.recover_stale_replies(self.conversation_id)
+        return True
+
+
+REFUSALS = {
+    "busy": "A reply is still being written. Stop it or wait for it to finish.",
+    "nothing_to_regenerate": "There is no message to answer again.",
+    "bad_frame": "That frame was not understood.",
+}

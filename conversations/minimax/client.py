@@ -1,0 +1,441 @@
+"""The MiniMax HTTP client: chat in every dialect, and speech.
+
+One `httpx.AsyncClient` per MiniMaxClient (connection pooling, keep-alive); tests
+and the offline mode swap its transport, never this code. A chat reply is an async
+generator of events (events.py) that never raises a MiniMaxError: a failure is its
+last event, a StreamError. Closing the generator early (the app's "stop") closes
+the HTTP response at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .catalog import DIALECT_PATHS, Dialect
+from .dialects import (
+    ReplyParser,
+    build_body,
+    check_request,
+    check_speech,
+    legacy_clip,
+    new_parser,
+    resolve_dialect,
+    speech_body,
+    speech_path,
+    t2a_v2_clip,
+)
+from .errors import (
+    InvalidRequest,
+    MiniMaxError,
+    ProtocolError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+    error_for_code,
+    error_for_http_status,
+)
+from .events import (
+    ChatEvent,
+    Finish,
+    ReasoningDelta,
+    Sensitivity,
+    StreamError,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from .sse import SSEDecoder
+from .types import ChatRequest, SpeechClip, SpeechRequest
+
+logger = logging.getLogger(__name__)
+
+# "invalid params, invalid chat setting (2013)": the code OpenAI-style bodies carry.
+CODE_SUFFIX = re.compile(r"\((\d{3,6})\)\s*$")
+TOKEN_EVENTS = (TextDelta, ReasoningDelta, ToolCallDelta)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait: for a connection, for the first token, between chunks."""
+
+    connect: float = 10.0
+    first_token: float = 90.0
+    idle: float = 60.0
+
+
+@dataclass
+class ChatResult:
+    """A whole reply, collected from its events by `MiniMaxClient.complete()`."""
+
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    usage: Usage | None = None
+    sensitivity: Sensitivity | None = None
+    finish_reason: str | None = None
+    response_id: str | None = None
+
+
+class MiniMaxClient:
+    """Talk to one MiniMax account (or the simulator) over one connection pool."""
+
+    # Retry delays: full jitter over base * 2**n seconds, capped (tests lower them).
+    backoff_base = 0.5
+    backoff_cap = 8.0
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        group_id: str = "",
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeouts: Timeouts = Timeouts(),
+        max_retries: int = 2,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.group_id = group_id
+        self.timeouts = timeouts
+        self.max_retries = max_retries
+        self._api_key = api_key
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            headers={"Authorization": f"Bearer {api_key}"},
+            # Reads are bounded by our own first-token and idle timers instead.
+            timeout=httpx.Timeout(
+                connect=timeouts.connect,
+                read=None,
+                write=max(timeouts.connect, 30.0),
+                pool=timeouts.connect,
+            ),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    def __repr__(self) -> str:
+        return f"<MiniMaxClient {self.base_url} group_id={self.group_id!r}>"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- chat -------------------------------------------------------------------
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        """Yield the reply's events; the last one is Finish or StreamError."""
+        try:
+            dialect = resolve_dialect(request)
+            check_request(request, dialect)
+            body = build_body(request, dialect)
+        except ValueError:
+            yield StreamError(InvalidRequest(f"Unknown dialect {request.dialect!r}."))
+            return
+        except MiniMaxError as error:
+            yield StreamError(error)
+            return
+        attempt = 0
+        while True:
+            yielded = False
+            try:
+                parser = new_parser(request, dialect)
+                async with aclosing(self._chat_once(dialect, body, parser)) as events:
+                    async for event in events:
+                        yielded = True
+                        yield event
+                return
+            except MiniMaxError as error:
+                # Once text reached the user a retry would repeat it: report instead.
+                if yielded or not self._may_retry(error, attempt):
+                    yield StreamError(self._scrubbed(error))
+                    return
+                failure = error
+            attempt += 1
+            await self._backoff(attempt, failure)
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        """Return the whole reply; raise its MiniMaxError if it failed."""
+        result = ChatResult()
+        calls: dict[int, dict[str, Any]] = {}
+        async with aclosing(self.stream(request)) as events:
+            async for event in events:
+                _collect(result, calls, event)
+        result.tool_calls = [calls[index] for index in sorted(calls)]
+        return result
+
+    async def _chat_once(
+        self, dialect: Dialect, body: dict[str, Any], parser: ReplyParser
+    ) -> AsyncIterator[ChatEvent]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeouts.first_token
+        response = await self._send(DIALECT_PATHS[dialect], body, deadline)
+        try:
+            await self._raise_for_status(response, deadline)
+            content_type = response.headers.get("content-type", "")
+            if "text/event-stream" in content_type:
+                events = self._events_from_stream(response, parser, deadline)
+            else:
+                # A plain body: stream=false, or a native endpoint's error (which
+                # comes as one JSON body even when a stream was asked for).
+                events = self._events_from_body(response, parser, deadline)
+            async with aclosing(events) as iterator:
+                async for event in iterator:
+                    yield event
+        finally:
+            await response.aclose()
+
+    async def _events_from_body(
+        self, response: httpx.Response, parser: ReplyParser, deadline: float
+    ) -> AsyncIterator[ChatEvent]:
+        raw = await self._read_body(response, deadline)
+        for event in parser.feed(_json_object(raw)):
+            yield event
+        for event in parser.drain() + parser.end():
+            yield event
+
+    async def _events_from_stream(
+        self, response: httpx.Response, parser: ReplyParser, deadline: float
+    ) -> AsyncIterator[ChatEvent]:
+        decoder = SSEDecoder()
+        chunks = response.aiter_bytes()
+        got_token = False
+        while not parser.terminal:
+            chunk = await self._next_chunk(chunks, None if got_token else deadline)
+            sse_events = decoder.feed(chunk) if chunk is not None else decoder.flush()
+            for sse in sse_events:
+                if sse.is_done:
+                    chunk = None  # treat like the end of the stream
+                    break
+                for event in parser.feed(_json_object(sse.data.encode())):
+                    got_token = got_token or isinstance(event, TOKEN_EVENTS)
+                    yield event
+                if parser.terminal:
+                    break
+            if chunk is None:
+                break
+        # Text held back for a possible tag is the user's, even if the end is bad.
+        for event in parser.drain():
+            yield event
+        for event in parser.end():
+            yield event
+
+    async def _next_chunk(
+        self, chunks: AsyncIterator[bytes], deadline: float | None
+    ) -> bytes | None:
+        """Return the next chunk (None at the end) within the first-token or idle
+        limit, whichever applies."""
+        if deadline is not None:
+            limit, which = deadline - asyncio.get_running_loop().time(), "first token"
+            seconds = self.timeouts.first_token
+        else:
+            limit, which, seconds = self.timeouts.idle, "idle", self.timeouts.idle
+        try:
+            async with asyncio.timeout(max(limit, 0)):
+                return await anext(chunks, None)
+        except TimeoutError:
+            raise UpstreamTimeout(_timeout_message(which, seconds)) from None
+        except httpx.HTTPError as error:
+            raise _network_error(error, mid_stream=True) from None
+
+    # --- speech -----------------------------------------------------------------
+
+    async def speak(self, request: SpeechRequest) -> SpeechClip:
+        """Return the audio for `request`; raise a MiniMaxError on failure."""
+        check_speech(request)
+        body = speech_body(request)
+        attempt = 0
+        while True:
+            try:
+                return await self._speak_once(request, body)
+            except MiniMaxError as error:
+                if not self._may_retry(error, attempt):
+                    raise self._scrubbed(error) from None
+                failure = error
+            attempt += 1
+            await self._backoff(attempt, failure)
+
+    async def _speak_once(
+        self, request: SpeechRequest, body: dict[str, Any]
+    ) -> SpeechClip:
+        deadline = asyncio.get_running_loop().time() + self.timeouts.first_token
+        response = await self._send(speech_path(request), body, deadline)
+        try:
+            await self._raise_for_status(response, deadline)
+            raw = await self._read_body(response, deadline)
+        finally:
+            await response.aclose()
+        trace_id = response.headers.get("trace-id")
+        content_type = response.headers.get("content-type", "")
+        if request.endpoint == "text_to_speech":
+            payload = _json_object(raw) if "json" in content_type else None
+            return legacy_clip(request, content_type, raw, payload, trace_id)
+        return t2a_v2_clip(request, _json_object(raw), trace_id)
+
+    # --- HTTP -------------------------------------------------------------------
+
+    async def _send(
+        self, path: str, body: dict[str, Any], deadline: float
+    ) -> httpx.Response:
+        """Send the request; return the response once its headers are in."""
+        params = {"GroupId": self.group_id} if self.group_id else None
+        request = self._http.build_request("POST", path, json=body, params=params)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._http.send(request, stream=True)
+        except TimeoutError:
+            message = _timeout_message("first token", self.timeouts.first_token)
+            raise UpstreamTimeout(message) from None
+        except httpx.HTTPError as error:
+            raise _network_error(error, mid_stream=False) from None
+
+    async def _read_body(self, response: httpx.Response, deadline: float) -> bytes:
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await response.aread()
+        except TimeoutError:
+            message = _timeout_message("first token", self.timeouts.first_token)
+            raise UpstreamTimeout(message) from None
+        except httpx.HTTPError as error:
+            raise _network_error(error, mid_stream=True) from None
+
+    async def _raise_for_status(
+        self, response: httpx.Response, deadline: float
+    ) -> None:
+        if response.status_code == 200:
+            return
+        raw = await self._read_body(response, deadline)
+        raise _error_from_response(response, raw)
+
+    def _may_retry(self, error: MiniMaxError, attempt: int) -> bool:
+        return error.retryable and attempt < self.max_retries
+
+    async def _backoff(self, attempt: int, error: MiniMaxError) -> None:
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        delay *= random.uniform(0.5, 1.0)  # jitter: clients that failed together
+        logger.warning(
+            "MiniMax call failed (%s, code %s); retry %d/%d in %.2fs",
+            error.kind,
+            error.code,
+            attempt,
+            self.max_retries,
+            delay,
+        )
+        await asyncio.sleep(delay)
+
+    def _scrubbed(self, error: MiniMaxError) -> MiniMaxError:
+        """Return `error` with the API key masked, should the upstream echo it."""
+        key = self._api_key
+        if len(key) >= 6 and key in error.message:
+            error.message = error.message.replace(key, "***")
+            error.args = (error.message,)
+        return error
+
+
+def _collect(result: ChatResult, calls: dict[int, dict[str, Any]], event: Any) -> None:
+    """Fold one event into `result`; raise the error a StreamError carries."""
+    if isinstance(event, TextDelta):
+        result.text += event.text
+    elif isinstance(event, ReasoningDelta):
+        result.reasoning += event.text
+    elif isinstance(event, ToolCallDelta):
+        call = calls.setdefault(
+            event.index,
+            {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+        )
+        call["id"] = event.id or call["id"]
+        call["function"]["name"] = event.name or call["function"]["name"]
+        call["function"]["arguments"] += event.arguments
+    elif isinstance(event, Usage):
+        result.usage = event
+    elif isinstance(event, Sensitivity):
+        result.sensitivity = event
+    elif isinstance(event, Finish):
+        result.finish_reason = event.reason
+        result.response_id = event.response_id
+    elif isinstance(event, StreamError):
+        raise event.error
+
+
+def _timeout_message(which: str, seconds: float) -> str:
+    if which == "connect":
+        return f"Could not connect to MiniMax within {seconds:g} s (connect timeout)."
+    if which == "first token":
+        return (
+            f"MiniMax sent no reply within {seconds:g} s (first-token timeout). "
+            "Retry in a moment."
+        )
+    return (
+        f"MiniMax stopped sending for {seconds:g} s in the middle of the reply "
+        "(idle timeout). Retry in a moment."
+    )
+
+
+def _network_error(error: httpx.HTTPError, *, mid_stream: bool) -> MiniMaxError:
+    """Return the typed error for a transport failure (no URL or header in it)."""
+    if isinstance(error, httpx.ConnectTimeout):
+        return UpstreamTimeout(_timeout_message("connect", _connect_seconds(error)))
+    if isinstance(error, httpx.TimeoutException):
+        return UpstreamTimeout()
+    if mid_stream:
+        return UpstreamUnreachable(
+            "The connection to MiniMax was cut before the reply was finished. "
+            "Retry in a moment."
+        )
+    return UpstreamUnreachable(
+        f"Could not reach MiniMax ({type(error).__name__}). Check the network and "
+        "MINIMAX_BASE_URL, then retry."
+    )
+
+
+def _connect_seconds(error: httpx.HTTPError) -> float:
+    try:
+        timeout = error.request.extensions.get("timeout", {})
+    except RuntimeError:  # the exception was raised without a request
+        return 0.0
+    return float(timeout.get("connect") or 0.0)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        raise ProtocolError(
+            "MiniMax sent a line that is not valid JSON. Retry in a moment."
+        ) from None
+    if not isinstance(payload, dict):
+        raise ProtocolError("MiniMax sent JSON that is not an object.")
+    return payload
+
+
+def _error_from_response(response: httpx.Response, raw: bytes) -> MiniMaxError:
+    """Return the typed error of a non-200 answer.
+
+    The code comes from base_resp first, then the "(CODE)" suffix of an
+    OpenAI-style error message, then the HTTP status (protocol §5).
+    """
+    trace_id = response.headers.get("trace-id")
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return error_for_http_status(response.status_code, trace_id=trace_id)
+    base_resp = payload.get("base_resp") or {}
+    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+    message = str(error.get("message") or base_resp.get("status_msg") or "")
+    code = base_resp.get("status_code") if isinstance(base_resp, dict) else None
+    if not code and (match := CODE_SUFFIX.search(message)):
+        code = int(match.group(1))
+    if code:
+        status_msg = CODE_SUFFIX.sub("", message).strip()
+        return error_for_code(
+            int(code), status_msg, http_status=response.status_code, trace_id=trace_id
+        )
+    return error_for_http_status(response.status_code, message, trace_id=trace_id)

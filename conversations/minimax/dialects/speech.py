@@ -1,0 +1,145 @@
+"""The two text-to-speech endpoints: request bodies, checks, and audio out.
+
+`t2a_v2` takes nested voice/audio settings and answers JSON with hex audio
+(protocol §3.3); the legacy `text_to_speech` takes a flat body and answers raw
+audio bytes with a `Trace-Id` header, or JSON on error (§3.1, seed 003).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InvalidRequest, ProtocolError
+from ..types import SpeechClip, SpeechRequest
+from .replies import raise_for_base_resp
+
+PATHS = {"t2a_v2": "/v1/t2a_v2", "text_to_speech": "/v1/text_to_speech"}
+MAX_VOICES = 4
+SAMPLE_RATES = {8000, 16000, 22050, 24000, 32000, 44100}
+BITRATES = {32000, 64000, 128000, 256000}
+FORMATS = {"mp3", "pcm", "flac", "wav"}
+
+
+def speech_path(request: SpeechRequest) -> str:
+    return PATHS[request.endpoint]
+
+
+def check_speech(request: SpeechRequest) -> None:
+    """Raise InvalidRequest for a value outside the vendor's ranges (§7.8)."""
+    if request.endpoint not in PATHS:
+        raise InvalidRequest(f"Unknown speech endpoint {request.endpoint!r}.")
+    if not request.text.strip():
+        raise InvalidRequest("There is no text to speak.")
+    if not 1 <= len(request.voices) <= MAX_VOICES:
+        raise InvalidRequest(f"Mix 1 to {MAX_VOICES} voices.")
+    for voice in request.voices:
+        if not voice.voice_id:
+            raise InvalidRequest("A voice needs a voice_id.")
+        if not _is_int(voice.weight) or not 1 <= voice.weight <= 100:
+            raise InvalidRequest(
+                f"Voice weights are whole numbers from 1 to 100, got {voice.weight}."
+            )
+    if not 0.5 <= request.speed <= 2:
+        raise InvalidRequest(f"speed must be in [0.5, 2], got {request.speed}.")
+    if not 0 < request.vol <= 10:
+        raise InvalidRequest(f"vol must be in (0, 10], got {request.vol}.")
+    if not _is_int(request.pitch) or not -12 <= request.pitch <= 12:
+        raise InvalidRequest(
+            f"pitch must be a whole number from -12 to 12, got {request.pitch}."
+        )
+    if request.endpoint == "t2a_v2":
+        _check_audio_setting(request)
+
+
+def _check_audio_setting(request: SpeechRequest) -> None:
+    if request.sample_rate not in SAMPLE_RATES:
+        raise InvalidRequest(f"sample_rate must be one of {sorted(SAMPLE_RATES)}.")
+    if request.bitrate not in BITRATES:
+        raise InvalidRequest(f"bitrate must be one of {sorted(BITRATES)}.")
+    if request.format not in FORMATS:
+        raise InvalidRequest(f"format must be one of {sorted(FORMATS)}.")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def speech_body(request: SpeechRequest) -> dict[str, Any]:
+    """Return the JSON body for the request's endpoint."""
+    voice = {
+        "voice_id": request.voices[0].voice_id,
+        "speed": request.speed,
+        "vol": request.vol,
+        "pitch": request.pitch,
+    }
+    if request.endpoint == "text_to_speech":
+        body: dict[str, Any] = {"model": request.model, "text": request.text, **voice}
+    else:
+        body = {
+            "model": request.model,
+            "text": request.text,
+            "stream": False,
+            "voice_setting": voice,
+            "audio_setting": {
+                "sample_rate": request.sample_rate,
+                "bitrate": request.bitrate,
+                "format": request.format,
+                "channel": 1,
+            },
+        }
+    if len(request.voices) > 1:
+        # The vendor ignores voice_id when a mix is given (seed 003).
+        body["timber_weights"] = [
+            {"voice_id": v.voice_id, "weight": v.weight} for v in request.voices
+        ]
+    return body
+
+
+def t2a_v2_clip(
+    request: SpeechRequest, payload: dict[str, Any], trace_id: str | None
+) -> SpeechClip:
+    """Return the clip of a t2a_v2 JSON answer (hex audio); raise on error."""
+    trace_id = payload.get("trace_id") or trace_id
+    raise_for_base_resp(payload, trace_id)
+    data = payload.get("data") or {}
+    audio_hex = data.get("audio") or ""
+    if not audio_hex or audio_hex.startswith("http"):
+        raise ProtocolError("MiniMax answered without hex audio.", trace_id=trace_id)
+    try:
+        audio = bytes.fromhex(audio_hex)
+    except ValueError:
+        raise ProtocolError(
+            "MiniMax sent audio that is not valid hex.", trace_id=trace_id
+        ) from None
+    extra = payload.get("extra_info") or {}
+    return SpeechClip(
+        audio=audio,
+        format=extra.get("audio_format") or request.format,
+        trace_id=trace_id,
+        duration_ms=extra.get("audio_length"),
+        usage_characters=extra.get("usage_characters"),
+    )
+
+
+def legacy_clip(
+    request: SpeechRequest,
+    content_type: str,
+    raw: bytes,
+    payload: dict[str, Any] | None,
+    trace_id: str | None,
+) -> SpeechClip:
+    """Return the clip of a text_to_speech answer (raw audio); raise on error.
+
+    That endpoint answers errors with JSON, sometimes with HTTP 200: JSON where
+    audio was expected is an error, never a file (seed 003).
+    """
+    if "json" in content_type:
+        payload = payload or {}
+        trace_id = payload.get("trace_id") or trace_id
+        raise_for_base_resp(payload, trace_id)
+        raise ProtocolError(
+            "MiniMax answered with JSON instead of audio.", trace_id=trace_id
+        )
+    if not raw:
+        raise ProtocolError("MiniMax answered with empty audio.", trace_id=trace_id)
+    return SpeechClip(audio=raw, format=request.format, trace_id=trace_id)

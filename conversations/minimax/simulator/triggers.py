@@ -1,0 +1,60 @@
+"""Trigger phrases: `[sim:...]` markers in a prompt that steer the simulator.
+
+The table lives in docs/simulator.md; every part of the app's tests may rely on it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .failures import SimError
+
+TRIGGER_RE = re.compile(r"\[sim:([a-z-]+)(?:=(\d+))?\]")
+
+# Faults change how the body is delivered, not what it says.
+FAULTS = ("stall-first", "stall-mid", "drop", "malformed")
+FLAGS = (
+    *FAULTS,
+    "flag-input",
+    "flag-output",
+    "long",
+    "length",
+    "done",
+    "tool",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Triggers:
+    flags: frozenset[str] = frozenset()
+    error_code: int | None = None
+
+    def __contains__(self, flag: str) -> bool:
+        return flag in self.flags
+
+    @property
+    def fault(self) -> str | None:
+        return next((f for f in FAULTS if f in self.flags), None)
+
+    def raise_error(self) -> None:
+        """Raise the `[sim:error=CODE]` the prompt asked for, if any."""
+        if self.error_code is not None:
+            raise SimError(self.error_code)
+
+
+def parse_triggers(text: str) -> Triggers:
+    """Return the trigger phrases found in `text` (unknown names are ignored)."""
+    flags: set[str] = set()
+    error_code = None
+    for name, value in TRIGGER_RE.findall(text or ""):
+        if name == "error" and value:
+            error_code = int(value)
+        elif name in FLAGS:
+            flags.add(name)
+    return Triggers(frozenset(flags), error_code)
+
+
+def strip_triggers(text: str) -> str:
+    """Return `text` without its trigger phrases, for quoting or speaking it."""
+    return re.sub(r"\s{2,}", " ", TRIGGER_RE.sub("", text or "")).strip()

@@ -1,0 +1,342 @@
+"""Conversations with a MiniMax model, and the messages in them.
+
+A conversation keeps the settings a reply is generated with (model, dialect, system
+prompt, sampling); a message is one turn, and an assistant message also keeps what
+MiniMax said about it (status, finish reason, usage, safety flags, timings).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+
+from conversations.minimax.catalog import Dialect, get_model
+from conversations.minimax.types import (
+    DEFAULT_BOT_NAME,
+    DEFAULT_USER_NAME,
+    BotSetting,
+    ChatMessage,
+    ChatRequest,
+)
+
+TITLE_LENGTH = 60
+# A pro conversation needs a bot description; this one is used when the user left
+# the system prompt blank.
+DEFAULT_BOT_CONTENT = "{bot_name} is a helpful, honest assistant."
+
+
+class DialectChoices(models.TextChoices):
+    V2 = Dialect.V2.value, "chatcompletion_v2"
+    CHAT = Dialect.CHAT.value, "chat/completions"
+    PRO = Dialect.PRO.value, "chatcompletion_pro"
+
+
+class ConversationQuerySet(models.QuerySet):
+    def for_user(self, user) -> ConversationQuerySet:
+        """Return the conversations `user` owns (none for an anonymous visitor)."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(owner=user)
+
+
+class Conversation(models.Model):
+    # The signed-in user who created it; only they can open it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+        verbose_name=_("owner"),
+    )
+    # Set by the user, or from the first user message when blank (services).
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    # A catalog.MODELS id chosen on the new-conversation form.
+    model = models.CharField(_("model"), max_length=64)
+    # The wire format: the model's default dialect unless the user picked another.
+    dialect = models.CharField(_("dialect"), max_length=8, choices=DialectChoices)
+    # Typed by the user. v2/chat: sent as the system message; pro: the bot's content.
+    system_prompt = models.TextField(_("system prompt"), blank=True)
+    # The assistant's name (pro: bot_setting.bot_name and the reply's sender_name).
+    bot_name = models.CharField(_("bot name"), max_length=64, default=DEFAULT_BOT_NAME)
+    # The user's name (pro: sender_name of user turns; v2/chat: not sent).
+    user_name = models.CharField(
+        _("user name"), max_length=64, default=DEFAULT_USER_NAME
+    )
+    # Sampling settings from the settings panel; null means the model's default.
+    temperature = models.FloatField(_("temperature"), null=True, blank=True)
+    top_p = models.FloatField(_("top p"), null=True, blank=True)
+    max_tokens = models.PositiveIntegerField(_("max tokens"), null=True, blank=True)
+    # {"name", "description", "schema"} from the settings panel: the reply must be
+    # JSON that validates against "schema" (response_format json_schema).
+    json_schema = models.JSONField(_("JSON schema"), null=True, blank=True)
+    # Toggled by the user in the conversation list.
+    pinned = models.BooleanField(_("pinned"), default=False)
+    archived = models.BooleanField(_("archived"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Bumped whenever the user sends a message or changes a setting; orders the list.
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        ordering = ["-updated_at"]
+        indexes = [
+            models.Index(
+                fields=["owner", "-updated_at"], name="conversation_owner_recent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or _("Conversation %(id)s") % {"id": self.pk}
+
+    def get_absolute_url(self) -> str:
+        return reverse("conversation", kwargs={"conversation_id": self.pk})
+
+    @property
+    def dialect_enum(self) -> Dialect:
+        return (
+            Dialect(self.dialect)
+            if self.dialect
+            else get_model(self.model).default_dialect
+        )
+
+    def title_from(self, content: str) -> str:
+        """Return a title made from the first user message: one line, ~60 chars."""
+        return Truncator(" ".join(content.split())).chars(TITLE_LENGTH)
+
+    def prompt_messages(self) -> list[ChatMessage]:
+        """Return the stored history as the turns to send upstream, oldest first.
+
+        Assistant turns that failed, or never got any text, are left out: the model
+        would otherwise be shown a half answer, or an empty turn some endpoints
+        refuse. A reply that is still streaming is not history yet.
+        """
+        turns: list[ChatMessage] = []
+        for message in self.messages.order_by("created_at", "id"):
+            if message.role == Message.Role.USER:
+                turns.append(ChatMessage("user", message.content, name=self.user_name))
+            elif message.role == Message.Role.ASSISTANT:
+                if message.status in Message.UNUSABLE_STATUSES:
+                    continue
+                if not message.content.strip() and not message.tool_calls:
+                    continue
+                turns.append(
+                    ChatMessage(
+                        "assistant",
+                        message.content,
+                        # The current bot name: pro refuses a sender it does
+                        # not know, and a renamed bot keeps its past turns.
+                        name=self.bot_name,
+                        reasoning=message.reasoning,
+                        tool_calls=message.tool_calls,
+                    )
+                )
+        return turns
+
+    def chat_request(self, *, stream: bool = True) -> ChatRequest:
+        """Return the request for the next reply, in this conversation's dialect."""
+        dialect = self.dialect_enum
+        messages = self.prompt_messages()
+        bot_setting: list[BotSetting] = []
+        if dialect == Dialect.PRO:
+            bot_name = self.bot_name or DEFAULT_BOT_NAME
+            content = self.system_prompt.strip() or DEFAULT_BOT_CONTENT.format(
+                bot_name=bot_name
+            )
+            bot_setting = [BotSetting(bot_name=bot_name, content=content)]
+        elif self.system_prompt.strip():
+            messages.insert(0, ChatMessage("system", self.system_prompt.strip()))
+        return ChatRequest(
+            model=self.model,
+            messages=messages,
+            dialect=dialect,
+            stream=stream,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            json_schema=self.json_schema or None,
+            bot_setting=bot_setting,
+            user_name=self.user_name or DEFAULT_USER_NAME,
+        )
+
+
+class MessageQuerySet(models.QuerySet):
+    def flagged(self) -> MessageQuerySet:
+        """Return messages MiniMax marked as sensitive, on input or output."""
+        return self.filter(Q(input_sensitive=True) | Q(output_sensitive=True))
+
+    def streaming(self) -> MessageQuerySet:
+        return self.filter(status=Message.Status.STREAMING)
+
+    def stale_streaming(self, older_than: timedelta) -> MessageQuerySet:
+        """Return replies still marked streaming but not saved for `older_than`.
+
+        A live reply saves a checkpoint at least every few seconds, so one that has
+        not for this long belongs to a process that died.
+        """
+        cutoff = timezone.now() - older_than
+        return self.streaming().filter(
+            Q(checkpoint_at__lt=cutoff)
+            | Q(checkpoint_at__isnull=True, created_at__lt=cutoff)
+        )
+
+    def mark_interrupted(self) -> int:
+        """Mark these replies interrupted, keeping their text; return how many."""
+        return self.update(
+            status=Message.Status.INTERRUPTED, finished_at=timezone.now()
+        )
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", _("user")
+        ASSISTANT = "assistant", _("assistant")
+        SYSTEM = "system", _("system")
+        TOOL = "tool", _("tool")
+
+    class Status(models.TextChoices):
+        STREAMING = "streaming", _("streaming")
+        COMPLETE = "complete", _("complete")
+        STOPPED = "stopped", _("stopped")
+        ERROR = "error", _("error")
+        INTERRUPTED = "interrupted", _("interrupted")
+
+    # Replies that are not (yet) part of the history sent back to the model.
+    UNUSABLE_STATUSES = (Status.STREAMING, Status.ERROR)
+
+    conversation = models.ForeignKey(
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("conversation"),
+    )
+    # user: typed in the composer; assistant: a reply from MiniMax.
+    role = models.CharField(_("role"), max_length=16, choices=Role)
+    # The conversation's user_name / bot_name when the message was stored.
+    sender_name = models.CharField(_("sender name"), max_length=64, blank=True)
+    # user: the text sent; assistant: the answer so far (checkpoints), then all of it.
+    content = models.TextField(_("content"), blank=True)
+    # The model's reasoning (M1 reasoning_content, M2.x <think>), shown apart.
+    reasoning = models.TextField(_("reasoning"), blank=True)
+    # User messages are stored complete; a reply starts streaming and ends in one of
+    # complete / stopped (user pressed stop) / error / interrupted (process died).
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status, default=Status.COMPLETE
+    )
+    # From MiniMax's final event: stop, length, tool_calls, ...
+    finish_reason = models.CharField(_("finish reason"), max_length=32, blank=True)
+    # From the client's StreamError: errors.MiniMaxError.kind, .code and the message
+    # shown to the user (never contains the API key).
+    error_kind = models.CharField(_("error kind"), max_length=32, blank=True)
+    error_code = models.IntegerField(_("error code"), null=True, blank=True)
+    error_message = models.TextField(_("error message"), blank=True)
+    # MiniMax's usage block for this reply; null when it did not report one.
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # MiniMax's content-safety verdict (input_sensitive_type / output_sensitive_type:
+    # 0 none, 1 severe, 2 porn, 3 ads, 4 prohibited, 5 abuse, 6 violence, 7 other).
+    input_sensitive = models.BooleanField(_("input sensitive"), default=False)
+    input_sensitive_type = models.PositiveSmallIntegerField(default=0)
+    output_sensitive = models.BooleanField(_("output sensitive"), default=False)
+    output_sensitive_type = models.PositiveSmallIntegerField(default=0)
+    # MiniMax's id for the completion (the response's "id"), for support requests.
+    response_id = models.CharField(_("response id"), max_length=128, blank=True)
+    # Measured by services: request start -> first text or reasoning, and -> end.
+    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Set when the conversation has a json_schema and the reply completed: whether
+    # the reply parsed as JSON and validated against it.
+    json_valid = models.BooleanField(_("JSON valid"), null=True, blank=True)
+    # Tool calls the model made, OpenAI-shaped: [{"id", "type", "function": {...}}].
+    tool_calls = models.JSONField(_("tool calls"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # Last save while streaming (about once a second, at least every few seconds);
+    # recover_replies treats a streaming reply with an old checkpoint as dead.
+    checkpoint_at = models.DateTimeField(_("checkpoint at"), null=True, blank=True)
+    # When the reply ended, whatever the status; null for user messages.
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["conversation", "created_at", "id"],
+                name="message_conversation_order",
+            ),
+            models.Index(
+                fields=["checkpoint_at"],
+                condition=Q(status="streaming"),
+                name="message_streaming_checkpoint",
+            ),
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(input_sensitive=True) | Q(output_sensitive=True),
+                name="message_flagged_recent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {Truncator(self.content).chars(40)}"
+
+    @property
+    def flagged(self) -> bool:
+        return self.input_sensitive or self.output_sensitive
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the message as the "Message" JSON of docs/websocket.md."""
+        error = None
+        if self.error_kind:
+            error = {
+                "kind": self.error_kind,
+                "code": self.error_code,
+                "message": self.error_message,
+            }
+        usage = None
+        if any(
+            value is not None
+            for value in (self.prompt_tokens, self.completion_tokens, self.total_tokens)
+        ):
+            usage = {
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "total_tokens": self.total_tokens,
+            }
+        return {
+            "id": self.pk,
+            "role": self.role,
+            "sender_name": self.sender_name,
+            "content": self.content,
+            "reasoning": self.reasoning,
+            "status": self.status,
+            "finish_reason": self.finish_reason,
+            "error": error,
+            "usage": usage,
+            "input_sensitive": self.input_sensitive,
+            "input_sensitive_type": self.input_sensitive_type,
+            "output_sensitive": self.output_sensitive,
+            "output_sensitive_type": self.output_sensitive_type,
+            "first_token_ms": self.first_token_ms,
+            "duration_ms": self.duration_ms,
+            "json_valid": self.json_valid,
+            "created_at": _iso_utc(self.created_at),
+        }
+
+
+def _iso_utc(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,12 @@
+"""Websocket URLs (the Channels counterpart of urls.py)."""
+
+from django.urls import path
+
+from conversations import consumers
+
+websocket_urlpatterns = [
+    path(
+        "ws/conversations/<int:conversation_id>/",
+        consumers.ConversationConsumer.as_asgi(),
+    ),
+]

@@ -1,0 +1,205 @@
+"""A visitor's chat, end to end: chromium, a live daphne, the simulator over HTTP."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.browser.chat import (
+    LONG_REPLY_TIMEOUT_MS,
+    conversation_path,
+    last_question,
+    last_reply,
+    messages,
+    send,
+    streaming_lengths,
+    visible_text,
+    wait_for_some_text,
+    watch_replies,
+)
+from tests.browser.conftest import sign_in
+from tests.browser.servers import SiteServer
+
+OWNER_PASSWORD = "first-Owner-pa55word"
+USAGE = re.compile(r"Tokens: \d+ prompt · \d+ completion · \d+ total")
+
+
+def fill_account_form(page: Page, username: str, password: str) -> None:
+    form = page.locator("form").filter(has=page.locator("input[type=password]"))
+    form.locator("input[name=username]").fill(username)
+    for field in form.locator("input[type=password]").all():
+        field.fill(password)
+    form.locator("[type=submit]").click()
+
+
+def test_new_user_on_an_offline_site_sets_up_and_chats(
+    page: Page, offline_server_url: str
+) -> None:
+    page.goto(f"{offline_server_url}/")
+    expect(page).to_have_url(f"{offline_server_url}/setup/")
+    fill_account_form(page, "owner", OWNER_PASSWORD)
+
+    expect(page).to_have_url(f"{offline_server_url}/")
+    expect(page.get_by_test_id("composer")).to_be_visible()
+    expect(page.get_by_text(re.compile("built-in MiniMax simulator"))).to_be_visible()
+    # The default model reasons, so its reply starts with a reasoning block.
+    expect(page.get_by_test_id("model")).to_have_value("MiniMax-M2.7")
+
+    watch_replies(page)
+    send(page, "How do I read a file in Python?")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete", timeout=20_000)
+    lengths = streaming_lengths(page)
+    assert len(lengths) >= 2, f"the reply never grew while streaming: {lengths}"
+
+    # Markdown became elements, not raw asterisks and backticks.
+    code = reply.locator("pre code")
+    expect(code.first).to_be_visible()
+    expect(code.first).to_have_class(re.compile(r"\bhljs\b"))
+    expect(code.first.locator("span").first).to_be_attached()
+    expect(reply.locator("strong, li").first).to_be_visible()
+    text = visible_text(reply)
+    assert "```" not in text
+    assert "**" not in text
+    expect(reply.get_by_role("button", name="Copy").first).to_be_visible()
+    expect(reply.get_by_test_id("reasoning")).to_have_text(re.compile(r"\w{3}"))
+    expect(last_question(page)).to_contain_text("How do I read a file in Python?")
+
+    # The first account administers the site.
+    page.goto(f"{offline_server_url}/admin/")
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+
+
+def test_stop_keeps_the_partial_reply_across_a_reload(signed_in_page: Page) -> None:
+    page = signed_in_page
+    question = "[sim:long] Tell me a long story about stopping."
+    send(page, question)
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "streaming")
+    wait_for_some_text(reply)
+    path = conversation_path(page)
+
+    page.get_by_test_id("stop").click()
+    expect(reply).to_have_attribute("data-status", "stopped")
+    partial = visible_text(reply)
+    assert partial
+
+    page.reload()
+    listed = page.locator(
+        f'[data-testid="conversation"][href="{path}"],'
+        f' [data-testid="conversation"] [href="{path}"]'
+    )
+    expect(listed).to_have_count(1)
+    expect(last_question(page)).to_contain_text(question)
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "stopped")
+    assert visible_text(reply) == partial
+
+
+def test_a_complete_reply_is_all_there_after_a_reload(signed_in_page: Page) -> None:
+    page = signed_in_page
+    question = "What is a list comprehension?"
+    send(page, question)
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(reply).to_contain_text(USAGE)
+    path = conversation_path(page)
+    before = visible_text(reply)
+
+    page.reload()
+    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+    expect(messages(page, "user")).to_have_count(1)
+    expect(last_question(page)).to_contain_text(question)
+    expect(messages(page, "assistant")).to_have_count(1)
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(reply).to_contain_text(USAGE)
+    expect(reply.get_by_test_id("reasoning")).to_have_text(re.compile(r"\w{3}"))
+    assert visible_text(reply) == before
+
+
+def test_a_reply_finishes_after_its_tab_closes(
+    context: BrowserContext, chat_server: SiteServer
+) -> None:
+    page = sign_in(context.new_page(), chat_server)
+    page.goto(f"{chat_server.url}/")
+    send(page, "[sim:long] Keep going while I am away.")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "streaming")
+    seen = wait_for_some_text(reply)
+    path = conversation_path(page)
+    page.close()
+    # Time passes with no tab open: the reply must not depend on one.
+    time.sleep(1.0)
+
+    page = context.new_page()
+    page.goto(f"{chat_server.url}{path}")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute(
+        "data-status", "complete", timeout=LONG_REPLY_TIMEOUT_MS
+    )
+    finished = visible_text(reply)
+    assert len(finished) > len(seen)
+
+    page.reload()
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete")
+    assert visible_text(reply) == finished
+
+
+@pytest.mark.parametrize(
+    ("code", "advice"),
+    [
+        (1002, re.compile(r"Wait a moment, then retry")),
+        (1004, re.compile(r"MINIMAX_API_KEY")),
+    ],
+)
+def test_an_error_says_what_to_do(
+    signed_in_page: Page, code: int, advice: re.Pattern
+) -> None:
+    page = signed_in_page
+    send(page, f"[sim:error={code}] Hello?")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "error")
+    error = page.get_by_test_id("error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text(advice)
+    retry = page.get_by_role("button", name="Retry")
+    expect(retry).to_be_visible()
+
+    # Retrying replaces the failed reply (the trigger is still there, so it fails
+    # again) instead of piling up a second one.
+    retry.click()
+    expect(messages(page, "assistant")).to_have_count(1)
+    expect(last_reply(page)).to_have_attribute("data-status", "error")
+    expect(page.get_by_test_id("error")).to_contain_text(advice)
+
+
+# Under 80 characters, so the simulator's reply quotes all of it.
+XSS_QUESTION = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+
+def assert_no_injected_markup(page: Page) -> None:
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    for where in ('[data-testid="message"]', '[data-testid="conversation"]'):
+        expect(page.locator(f'{where} img[src="x"]')).to_have_count(0)
+        expect(page.locator(f"{where} script")).to_have_count(0)
+
+
+def test_model_output_is_not_trusted_html(signed_in_page: Page) -> None:
+    page = signed_in_page
+    send(page, XSS_QUESTION)
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete")
+    # The markup is shown as the text it is, in the question and the quoting reply.
+    expect(last_question(page)).to_contain_text('<img src=x onerror="window.__xss=1">')
+    expect(reply).to_contain_text("<script>window.__xss=2</script>")
+    assert_no_injected_markup(page)
+
+    page.reload()
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    expect(last_reply(page)).to_contain_text("<script>window.__xss=2</script>")
+    assert_no_injected_markup(page)

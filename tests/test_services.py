@@ -1,0 +1,487 @@
+"""The reply flow: what is stored, when, and what the open pages are told."""
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db.models.signals import post_save
+from django.utils import timezone
+
+from conversations import services
+from conversations.minimax import errors
+from conversations.minimax.events import (
+    Finish,
+    ReasoningDelta,
+    Sensitivity,
+    StreamError,
+    TextDelta,
+)
+from conversations.models import Conversation, Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+THREE_CHUNKS = [TextDelta("one "), TextDelta("two "), TextDelta("three")]
+
+
+async def subscribe(layer, conversation) -> str:
+    """Return a channel that receives what the conversation's pages receive."""
+    channel = await layer.new_channel()
+    await layer.group_add(services.group_name(conversation.pk), channel)
+    return channel
+
+
+async def frames_on(layer, channel, wait: float = 0.1) -> list[dict]:
+    """Return the frames sent to `channel` until it has been quiet for `wait`."""
+    frames = []
+    while True:
+        try:
+            event = await asyncio.wait_for(layer.receive(channel), wait)
+        except TimeoutError:
+            return frames
+        frames.append(event["frame"])
+
+
+async def next_frame(layer, channel, frame_type: str) -> dict:
+    while True:
+        event = await asyncio.wait_for(layer.receive(channel), 2)
+        if event["frame"]["type"] == frame_type:
+            return event["frame"]
+
+
+def messages(conversation) -> list[Message]:
+    return list(conversation.messages.order_by("created_at", "id"))
+
+
+get_messages = database_sync_to_async(messages)
+
+
+async def test_reply_is_streamed_saved_and_announced(
+    conversation, fake_minimax, channel_layer
+):
+    channel = await subscribe(channel_layer, conversation)
+
+    await services.send_message(conversation.pk, "What is a monad?", "c-1")
+    await services.wait_for_replies()
+
+    user_message, reply = await get_messages(conversation)
+    assert (user_message.role, user_message.content) == ("user", "What is a monad?")
+    assert reply.content == "Hello, world."
+    assert reply.status == "complete"
+    assert reply.finish_reason == "stop"
+    assert reply.response_id == "fake-response-1"
+    assert (reply.prompt_tokens, reply.completion_tokens, reply.total_tokens) == (
+        12,
+        4,
+        16,
+    )
+    assert reply.first_token_ms is not None
+    assert reply.duration_ms >= reply.first_token_ms
+    assert reply.finished_at is not None
+    assert reply.json_valid is None
+    frames = await frames_on(channel_layer, channel)
+    types = [frame["type"] for frame in frames]
+    assert types[:2] == ["message.created", "message.created"]
+    assert frames[0]["client_id"] == "c-1"
+    assert frames[0]["message"]["id"] == user_message.pk
+    assert frames[1]["message"]["status"] == "streaming"
+    assert types[-1] == "reply.done"
+    assert frames[-1]["message"] == reply.as_dict()
+    deltas = [frame for frame in frames if frame["type"] == "reply.delta"]
+    assert "".join(frame["text"] for frame in deltas) == "Hello, world."
+    refreshed = await database_sync_to_async(Conversation.objects.get)(
+        pk=conversation.pk
+    )
+    assert refreshed.title == "What is a monad?"
+
+
+async def test_context_sent_upstream_is_the_stored_history(
+    conversation, fake_minimax, channel_layer
+):
+    await services.send_message(conversation.pk, "first")
+    await services.wait_for_replies()
+    await services.send_message(conversation.pk, "second")
+    await services.wait_for_replies()
+
+    request = fake_minimax.requests[-1]
+    assert [(m.role, m.content) for m in request.messages] == [
+        ("user", "first"),
+        ("assistant", "Hello, world."),
+        ("user", "second"),
+    ]
+
+
+async def test_user_message_is_stored_before_upstream_even_when_it_fails(
+    conversation, fake_minimax, channel_layer
+):
+    seen_by_upstream = []
+
+    async def look(request):
+        stored = await get_messages(conversation)
+        seen_by_upstream.extend((m.role, m.content) for m in stored)
+
+    fake_minimax.on_request = look
+    fake_minimax.enqueue([StreamError(errors.UpstreamUnreachable())])
+
+    await services.send_message(conversation.pk, "Are you there?")
+    await services.wait_for_replies()
+
+    assert ("user", "Are you there?") in seen_by_upstream
+    user_message, reply = await get_messages(conversation)
+    assert user_message.content == "Are you there?"
+    assert reply.status == "error"
+    assert reply.error_kind == "unreachable"
+
+
+async def test_hundreds_of_deltas_make_few_frames_and_few_writes(
+    conversation, fake_minimax, channel_layer
+):
+    # 400 tokens over ~1.5 s: one frame per token and one save per token would be
+    # 400 of each.
+    script = []
+    for _ in range(400):
+        script += [TextDelta("x"), 0.003]
+    fake_minimax.enqueue([*script, Finish("stop")])
+    channel = await subscribe(channel_layer, conversation)
+    saves = []
+
+    def count_updates(sender, instance, created, update_fields, **kwargs):
+        if not created:
+            saves.append(update_fields)
+
+    post_save.connect(count_updates, sender=Message)
+    try:
+        started = asyncio.get_running_loop().time()
+        await services.send_message(conversation.pk, "Count to 400")
+        await services.wait_for_replies()
+        elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        post_save.disconnect(count_updates, sender=Message)
+
+    deltas = [
+        frame
+        for frame in await frames_on(channel_layer, channel)
+        if frame["type"] == "reply.delta"
+    ]
+    assert "".join(frame["text"] for frame in deltas) == "x" * 400
+    # At most one frame per FRAME_INTERVAL (plus the first and the last).
+    assert len(deltas) <= elapsed / services.FRAME_INTERVAL + 2
+    assert len(deltas) < 100
+    offsets = [frame["text_offset"] for frame in deltas]
+    assert offsets == sorted(offsets) and offsets[0] == 0
+    # A checkpoint about once a second, then the final save.
+    assert 2 <= len(saves) <= elapsed / services.CHECKPOINT_INTERVAL + 2
+    reply = (await get_messages(conversation))[-1]
+    assert reply.content == "x" * 400
+
+
+async def test_reply_is_saved_as_it_grows(
+    conversation, fake_minimax, channel_layer, fast_checkpoints
+):
+    gate = asyncio.Event()
+    fake_minimax.enqueue([*THREE_CHUNKS, gate, TextDelta("!"), Finish("stop")])
+
+    await services.send_message(conversation.pk, "Go")
+    reply = None
+    for _ in range(50):
+        await asyncio.sleep(0.05)
+        reply = (await get_messages(conversation))[-1]
+        if reply.content:
+            break
+
+    assert reply.content == "one two three"
+    assert reply.status == "streaming"
+    gate.set()
+    await services.wait_for_replies()
+    reply = (await get_messages(conversation))[-1]
+    assert (reply.content, reply.status) == ("one two three!", "complete")
+
+
+async def test_a_reply_waiting_for_its_first_token_still_checkpoints(
+    conversation, fake_minimax, channel_layer, monkeypatch
+):
+    monkeypatch.setattr(services, "CHECKPOINT_INTERVAL", 0.05)
+    monkeypatch.setattr(services, "HEARTBEAT_INTERVAL", 0.1)
+    gate = asyncio.Event()
+    fake_minimax.enqueue([gate, *THREE_CHUNKS, Finish("stop")])
+
+    await services.send_message(conversation.pk, "Slow start")
+    started = (await get_messages(conversation))[-1].checkpoint_at
+    await asyncio.sleep(0.4)
+    reply = (await get_messages(conversation))[-1]
+    gate.set()
+
+    assert reply.status == "streaming"
+    assert reply.checkpoint_at > started
+
+
+async def test_stop_keeps_the_text_so_far(conversation, fake_minimax, channel_layer):
+    never = asyncio.Event()
+    fake_minimax.enqueue([*THREE_CHUNKS, never, TextDelta("unsaid")])
+    channel = await subscribe(channel_layer, conversation)
+
+    await services.send_message(conversation.pk, "Tell me a long story")
+    await next_frame(channel_layer, channel, "reply.delta")
+    await services.request_stop(conversation.pk)
+    await services.wait_for_replies()
+
+    reply = (await get_messages(conversation))[-1]
+    assert reply.status == "stopped"
+    assert reply.content == "one two three"
+    assert fake_minimax.closed_early == 1
+    done = await next_frame(channel_layer, channel, "reply.done")
+    assert done["message"]["status"] == "stopped"
+
+
+async def test_a_second_message_while_streaming_is_refused(
+    conversation, fake_minimax, channel_layer
+):
+    gate = asyncio.Event()
+    fake_minimax.enqueue([TextDelta("busy..."), gate, Finish("stop")])
+    await services.send_message(conversation.pk, "first")
+
+    with pytest.raises(services.Busy):
+        await services.send_message(conversation.pk, "second")
+    with pytest.raises(services.Busy):
+        await services.regenerate(conversation.pk)
+
+    gate.set()
+    await services.wait_for_replies()
+    stored = await get_messages(conversation)
+    assert [m.content for m in stored] == ["first", "busy..."]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.AuthenticationFailed(code=1004),
+        errors.InsufficientBalance(code=1008),
+        errors.RateLimited(code=1002),
+        errors.SensitiveInput(code=1026),
+        errors.SensitiveOutput(code=1027),
+        errors.InvalidRequest(code=2013),
+        errors.ServerError(code=1000),
+        errors.UpstreamUnreachable(),
+        errors.UpstreamTimeout(),
+        errors.ProtocolError(),
+        errors.MiniMaxError(code=9999),
+    ],
+    ids=lambda error: error.kind,
+)
+async def test_each_error_ends_the_reply_with_its_kind_and_the_text_so_far(
+    conversation, fake_minimax, channel_layer, error
+):
+    fake_minimax.enqueue([*THREE_CHUNKS, StreamError(error)])
+    channel = await subscribe(channel_layer, conversation)
+
+    await services.send_message(conversation.pk, "Hello")
+    await services.wait_for_replies()
+
+    reply = (await get_messages(conversation))[-1]
+    assert reply.status == "error"
+    assert reply.error_kind == error.kind
+    assert reply.error_code == error.code
+    assert reply.error_message == error.message
+    assert reply.content == "one two three"
+    done = (await frames_on(channel_layer, channel))[-1]
+    assert done["type"] == "reply.done"
+    assert done["message"]["error"]["kind"] == error.kind
+
+
+async def test_a_stream_that_ends_without_a_final_event_is_a_protocol_error(
+    conversation, fake_minimax, channel_layer
+):
+    fake_minimax.enqueue(THREE_CHUNKS)
+
+    await services.send_message(conversation.pk, "Hello")
+    await services.wait_for_replies()
+
+    reply = (await get_messages(conversation))[-1]
+    assert (reply.status, reply.error_kind) == ("error", "protocol")
+    assert reply.content == "one two three"
+
+
+async def test_sensitive_flags_are_stored_on_the_reply_and_the_prompt(
+    conversation, fake_minimax, channel_layer
+):
+    fake_minimax.enqueue(
+        [
+            TextDelta("Careful."),
+            Sensitivity(
+                input_sensitive=True, input_type=7, output_sensitive=True, output_type=3
+            ),
+            Finish("stop"),
+        ]
+    )
+
+    await services.send_message(conversation.pk, "something risky")
+    await services.wait_for_replies()
+
+    user_message, reply = await get_messages(conversation)
+    assert (reply.input_sensitive, reply.input_sensitive_type) == (True, 7)
+    assert (reply.output_sensitive, reply.output_sensitive_type) == (True, 3)
+    assert (user_message.input_sensitive, user_message.input_sensitive_type) == (
+        True,
+        7,
+    )
+    flagged = await database_sync_to_async(
+        lambda: set(Message.objects.flagged().values_list("pk", flat=True))
+    )()
+    assert flagged == {user_message.pk, reply.pk}
+
+
+async def test_reasoning_is_kept_apart_from_the_answer(
+    conversation, fake_minimax, channel_layer
+):
+    fake_minimax.enqueue(
+        [
+            ReasoningDelta("Think "),
+            ReasoningDelta("first."),
+            TextDelta("Answer."),
+            Finish("stop"),
+        ]
+    )
+    channel = await subscribe(channel_layer, conversation)
+
+    await services.send_message(conversation.pk, "Why?")
+    await services.wait_for_replies()
+
+    reply = (await get_messages(conversation))[-1]
+    assert (reply.reasoning, reply.content) == ("Think first.", "Answer.")
+    deltas = [
+        f for f in await frames_on(channel_layer, channel) if f["type"] == "reply.delta"
+    ]
+    assert "".join(f["reasoning"] for f in deltas) == "Think first."
+
+
+async def test_regenerate_replaces_the_last_reply(
+    conversation, fake_minimax, channel_layer
+):
+    await services.send_message(conversation.pk, "Tell me a joke")
+    await services.wait_for_replies()
+    old_reply = (await get_messages(conversation))[-1]
+    fake_minimax.enqueue([TextDelta("A better joke."), Finish("stop")])
+    channel = await subscribe(channel_layer, conversation)
+
+    await services.regenerate(conversation.pk)
+    await services.wait_for_replies()
+
+    user_message, new_reply = await get_messages(conversation)
+    assert user_message.content == "Tell me a joke"
+    assert new_reply.pk != old_reply.pk
+    assert (new_reply.content, new_reply.status) == ("A better joke.", "complete")
+    frames = await frames_on(channel_layer, channel)
+    assert frames[0] == {"type": "message.deleted", "message_id": old_reply.pk}
+    assert [(m.role, m.content) for m in fake_minimax.requests[-1].messages] == [
+        ("user", "Tell me a joke")
+    ]
+
+
+async def test_regenerate_retries_after_an_error(
+    conversation, fake_minimax, channel_layer
+):
+    fake_minimax.enqueue([StreamError(errors.ServerError(code=1000))])
+    await services.send_message(conversation.pk, "Hi")
+    await services.wait_for_replies()
+
+    await services.regenerate(conversation.pk)
+    await services.wait_for_replies()
+
+    _, reply = await get_messages(conversation)
+    assert (reply.status, reply.content) == ("complete", "Hello, world.")
+
+
+async def test_regenerate_with_no_user_message_is_refused(
+    conversation, fake_minimax, channel_layer
+):
+    with pytest.raises(services.NothingToRegenerate):
+        await services.regenerate(conversation.pk)
+
+
+@pytest.mark.parametrize(
+    ("content", "valid"), [('{"answer": 42}', True), ('{"answer": "many"}', False)]
+)
+async def test_json_replies_are_checked_against_the_schema(
+    conversation, fake_minimax, channel_layer, content, valid
+):
+    conversation.json_schema = {
+        "name": "answer",
+        "schema": {
+            "type": "object",
+            "properties": {"answer": {"type": "integer"}},
+            "required": ["answer"],
+        },
+    }
+    await database_sync_to_async(conversation.save)()
+    fake_minimax.enqueue([TextDelta(content), Finish("stop")])
+
+    await services.send_message(conversation.pk, "The answer?")
+    await services.wait_for_replies()
+
+    reply = (await get_messages(conversation))[-1]
+    assert reply.json_valid is valid
+
+
+async def test_recovery_leaves_a_reply_running_in_this_process_alone(
+    conversation, fake_minimax, channel_layer
+):
+    gate = asyncio.Event()
+    fake_minimax.enqueue([TextDelta("alive"), gate, Finish("stop")])
+    await services.send_message(conversation.pk, "Hi")
+    reply = (await get_messages(conversation))[-1]
+    # As if its checkpoints were late (a long wait for the first token).
+    long_ago = timezone.now() - services.STALE_AFTER * 2
+    await database_sync_to_async(Message.objects.filter(pk=reply.pk).update)(
+        checkpoint_at=long_ago
+    )
+
+    recovered = await database_sync_to_async(services.recover_stale_replies)()
+    gate.set()
+    await services.wait_for_replies()
+
+    assert recovered == 0
+    reply = (await get_messages(conversation))[-1]
+    assert reply.status == "complete"
+
+
+async def test_deleting_the_conversation_mid_reply_ends_it_quietly(
+    conversation, fake_minimax, channel_layer, fast_checkpoints
+):
+    gate = asyncio.Event()
+    fake_minimax.enqueue([*THREE_CHUNKS, gate, TextDelta("more"), Finish("stop")])
+    channel = await subscribe(channel_layer, conversation)
+    await services.send_message(conversation.pk, "Hi")
+    await next_frame(channel_layer, channel, "reply.delta")
+
+    await database_sync_to_async(conversation.delete)()
+    await asyncio.wait_for(services.wait_for_replies(), timeout=2)
+
+    assert fake_minimax.closed_early == 1
+    assert services.running_reply_ids() == set()
+    remaining = [f["type"] for f in await frames_on(channel_layer, channel)]
+    assert "reply.done" not in remaining
+
+
+async def test_end_to_end_with_the_simulator(
+    conversation, offline_minimax, channel_layer
+):
+    await services.send_message(conversation.pk, "What is Django? [sim:flag-output]")
+    await services.wait_for_replies()
+
+    _, reply = await get_messages(conversation)
+    assert reply.status == "complete", reply.error_message
+    assert "Django" in reply.content
+    assert reply.total_tokens
+    assert reply.output_sensitive is True
+    assert reply.finish_reason == "stop"
+
+
+async def test_simulated_drop_keeps_the_three_chunks(
+    conversation, offline_minimax, channel_layer
+):
+    await services.send_message(conversation.pk, "Hello [sim:drop]")
+    await services.wait_for_replies()
+
+    reply = (await get_messages(conversation))[-1]
+    assert reply.status == "error"
+    assert reply.error_kind in {"unreachable", "protocol"}
+    assert reply.content
