@@ -186,6 +186,8 @@ def page_strings() -> dict[str, Any]:
         "copied": _("Copied"),
         "retry": _("Retry"),
         "regenerate": _("Regenerate"),
+        "pin": _("Pin"),
+        "unpin": _("Unpin"),
         "stopped": _("Stopped"),
         "interrupted": _("Interrupted"),
         "sending": _("Sending…"),

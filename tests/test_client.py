@@ -370,6 +370,54 @@ async def test_clean_close_without_finish_is_a_protocol_error(make_client):
     assert isinstance(error_of(events), ProtocolError)
 
 
+async def test_held_back_text_is_kept_when_the_stream_is_cut(make_client):
+    # M2.7 without a <think> opener: the text is held until it is known to be the
+    # answer; a cut stream must still hand it over.
+    handler = Counting(lambda: sse_response(delta("Hello wor")))
+    client = make_client(base_url="http://x", transport=httpx.MockTransport(handler))
+    events = await collect(client, chat("Hi", "MiniMax-M2.7"))
+    assert text_of(events) == "Hello wor"
+    assert isinstance(error_of(events), ProtocolError)
+
+
+class StallingStream(httpx.AsyncByteStream):
+    """Sends `head`, then nothing for an hour."""
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.head
+        await asyncio.sleep(3600)
+
+
+def stalling_client(make_client, head: bytes, **kwargs: Any) -> MiniMaxClient:
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, stream=StallingStream(head))
+
+    transport = httpx.MockTransport(answer)
+    return make_client(base_url="http://x", transport=transport, **kwargs)
+
+
+async def test_chunks_without_a_token_do_not_stop_the_first_token_timer(make_client):
+    role_only = {"choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+    head = b"data: " + json.dumps(role_only).encode() + b"\n\n"
+    timeouts = Timeouts(first_token=0.3, idle=30)
+    client = stalling_client(make_client, head, timeouts=timeouts, max_retries=0)
+    error = error_of(await asyncio.wait_for(collect(client, chat("Hi")), 5))
+    assert "first-token" in str(error)
+
+
+async def test_done_ends_the_reply_even_if_the_connection_stays_open(make_client):
+    head = (
+        b"data: " + json.dumps(delta("Hi", "stop")).encode() + b"\n\ndata: [DONE]\n\n"
+    )
+    client = stalling_client(make_client, head, timeouts=Timeouts(idle=30))
+    result = await asyncio.wait_for(client.complete(chat("Hi")), 5)
+    assert (result.text, result.finish_reason) == ("Hi", "stop")
+
+
 @pytest.mark.parametrize(
     ("status", "body", "expected", "code"),
     [
@@ -578,3 +626,36 @@ async def test_t2a_v2_body_shape(make_client):
 def test_repr_hides_the_key(make_client):
     client = make_client(base_url="https://api.minimax.io")
     assert API_KEY not in repr(client)
+
+
+# --- the site's shared client (conversations.upstream) -----------------------------
+
+
+async def test_offline_client_answers_from_the_simulator(settings):
+    from conversations import upstream
+
+    settings.MINIMAX_API_KEY = ""
+    assert upstream.is_offline()
+    client = upstream.get_minimax_client()
+    assert client is upstream.get_minimax_client()  # one per running loop
+    assert "offline" not in repr(client)  # the placeholder key is not shown either
+    result = await client.complete(chat("Are you there?"))
+    assert "Are you there?" in result.text
+
+
+def test_each_event_loop_gets_its_own_client(settings):
+    from conversations import upstream
+
+    settings.MINIMAX_API_KEY = "sk-live-key-123456"
+    settings.MINIMAX_BASE_URL = "https://api.minimax.io"
+
+    async def client_of_this_loop() -> MiniMaxClient:
+        return upstream.get_minimax_client()
+
+    first, second = (
+        asyncio.run(client_of_this_loop()),
+        asyncio.run(client_of_this_loop()),
+    )
+    assert first is not second
+    assert first.base_url == "https://api.minimax.io"
+    assert not upstream.is_offline()

@@ -175,3 +175,18 @@ async def test_done_trigger_appends_a_done_line(client):
     lines = sse_data(response.content)
     assert lines[-1] == "[DONE]"
     assert json.loads(lines[-2])["object"] == "chat.completion"
+
+
+async def test_reply_cut_inside_the_reasoning_still_adds_up(client):
+    body = chat_body("MiniMax-M1", "hello there", max_tokens=20)
+    _, events = await stream_events(client, V2, body)
+
+    *chunks, final = events
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    message = final["choices"][0]["message"]
+    assert final["choices"][0]["finish_reason"] == "length"
+    assert message["content"] == ""
+    assert message["reasoning_content"] == "".join(
+        d.get("reasoning_content", "") for d in deltas
+    )
+    assert final["usage"]["completion_tokens"] <= 20

@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 from conversations.minimax.think import ThinkSplitter, split_think
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"
-M27_CONTENT = json.loads((SEEDS / "seed_004_m27_plain.json").read_text())["choices"][0][
-    "message"
-]["content"]
+M27_BODY = json.loads((SEEDS / "seed_004_m27_plain.json").read_text())
+M27_CONTENT = M27_BODY["choices"][0]["message"]["content"]
 
 
 def split_stream(*deltas: str, expect_think: bool = True) -> tuple[str, str]:

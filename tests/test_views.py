@@ -91,13 +91,19 @@ def test_sidebar_lists_own_conversations_pinned_first_without_archived(
     Conversation.objects.create(
         owner=other_user, title="Bob's secret", model="MiniMax-M1"
     )
-    html = ada.get("/").content.decode()
+    html = sidebar(ada.get("/"))
     positions = [html.find(title) for title in ("Pinned one", "Newest", "Older")]
     assert -1 not in positions
     assert positions == sorted(positions)
     assert "Archived" not in html
     assert "Bob&#x27;s secret" not in html and "Bob's secret" not in html
     assert html.count('data-testid="conversation"') == 3
+
+
+def sidebar(response) -> str:
+    """Return the HTML of the conversation list."""
+    html = response.content.decode()
+    return html.split('<nav id="sidebar"')[1].split("</nav>")[0]
 
 
 def count_page_queries(client, url):
@@ -301,3 +307,16 @@ def test_patch_refuses_requests_without_the_csrf_token(user, conversation):
 def test_api_wants_a_json_object(ada):
     response = ada.post("/api/conversations/", "[1]", content_type="application/json")
     assert response.status_code == 400
+
+
+def test_pinning_and_archiving_reorder_the_list(ada, user):
+    first = Conversation.objects.create(owner=user, title="First", model="MiniMax-M1")
+    Conversation.objects.create(owner=user, title="Second", model="MiniMax-M1")
+    assert patch(ada, first, pinned=True).json()["pinned"] is True
+    html = sidebar(ada.get("/"))
+    assert -1 < html.find("First") < html.find("Second")
+    assert patch(ada, first, archived=True).status_code == 200
+    html = sidebar(ada.get("/"))
+    assert "First" not in html and "Second" in html
+    # Archiving keeps the conversation (and its settings) reachable by its URL.
+    assert ada.get(f"/c/{first.pk}/").status_code == 200

@@ -14,12 +14,13 @@ import json
 import logging
 import random
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext as _
 
 from .catalog import DIALECT_PATHS, Dialect
 from .dialects import (
@@ -88,7 +89,8 @@ class ChatResult:
 class MiniMaxClient:
     """Talk to one MiniMax account (or the simulator) over one connection pool."""
 
-    # Retry delays: full jitter over base * 2**n seconds, capped (tests lower them).
+    # Retry n waits base * 2**(n-1) seconds, capped, times a random 0.5-1 (jitter);
+    # tests lower the base.
     backoff_base = 0.5
     backoff_cap = 8.0
 
@@ -136,7 +138,8 @@ class MiniMaxClient:
             check_request(request, dialect)
             body = build_body(request, dialect)
         except ValueError:
-            yield StreamError(InvalidRequest(f"Unknown dialect {request.dialect!r}."))
+            message = _("Unknown dialect %(name)r.") % {"name": request.dialect}
+            yield StreamError(InvalidRequest(message))
             return
         except MiniMaxError as error:
             yield StreamError(error)
@@ -188,6 +191,9 @@ class MiniMaxClient:
             async with aclosing(events) as iterator:
                 async for event in iterator:
                     yield event
+        except MiniMaxError as error:
+            error.trace_id = error.trace_id or response.headers.get("trace-id")
+            raise
         finally:
             await response.aclose()
 
@@ -197,30 +203,32 @@ class MiniMaxClient:
         raw = await self._read_body(response, deadline)
         for event in parser.feed(_json_object(raw)):
             yield event
-        for event in parser.drain() + parser.end():
+        for event in parser.drain():
+            yield event
+        for event in parser.end():
             yield event
 
     async def _events_from_stream(
         self, response: httpx.Response, parser: ReplyParser, deadline: float
     ) -> AsyncIterator[ChatEvent]:
-        decoder = SSEDecoder()
+        payloads = _SSEPayloads()
         chunks = response.aiter_bytes()
-        got_token = False
-        while not parser.terminal:
-            chunk = await self._next_chunk(chunks, None if got_token else deadline)
-            sse_events = decoder.feed(chunk) if chunk is not None else decoder.flush()
-            for sse in sse_events:
-                if sse.is_done:
-                    chunk = None  # treat like the end of the stream
-                    break
-                for event in parser.feed(_json_object(sse.data.encode())):
-                    got_token = got_token or isinstance(event, TOKEN_EVENTS)
-                    yield event
-                if parser.terminal:
-                    break
-            if chunk is None:
-                break
-        # Text held back for a possible tag is the user's, even if the end is bad.
+        first_token_deadline: float | None = deadline
+        try:
+            while not (parser.terminal or payloads.done):
+                chunk = await self._next_chunk(chunks, first_token_deadline)
+                for payload in payloads.take(chunk):
+                    for event in parser.feed(payload):
+                        if isinstance(event, TOKEN_EVENTS):
+                            first_token_deadline = None  # idle timer from now on
+                        yield event
+                    if parser.terminal:
+                        break
+        except MiniMaxError:
+            # Text held back for a possible tag is the user's, even if the end is bad.
+            for event in parser.drain():
+                yield event
+            raise
         for event in parser.drain():
             yield event
         for event in parser.end():
@@ -242,7 +250,7 @@ class MiniMaxClient:
         except TimeoutError:
             raise UpstreamTimeout(_timeout_message(which, seconds)) from None
         except httpx.HTTPError as error:
-            raise _network_error(error, mid_stream=True) from None
+            raise self._network_error(error, mid_stream=True) from None
 
     # --- speech -----------------------------------------------------------------
 
@@ -293,7 +301,7 @@ class MiniMaxClient:
             message = _timeout_message("first token", self.timeouts.first_token)
             raise UpstreamTimeout(message) from None
         except httpx.HTTPError as error:
-            raise _network_error(error, mid_stream=False) from None
+            raise self._network_error(error, mid_stream=False) from None
 
     async def _read_body(self, response: httpx.Response, deadline: float) -> bytes:
         try:
@@ -303,7 +311,7 @@ class MiniMaxClient:
             message = _timeout_message("first token", self.timeouts.first_token)
             raise UpstreamTimeout(message) from None
         except httpx.HTTPError as error:
-            raise _network_error(error, mid_stream=True) from None
+            raise self._network_error(error, mid_stream=True) from None
 
     async def _raise_for_status(
         self, response: httpx.Response, deadline: float
@@ -313,13 +321,21 @@ class MiniMaxClient:
         raw = await self._read_body(response, deadline)
         raise _error_from_response(response, raw)
 
+    def _network_error(
+        self, error: httpx.HTTPError, *, mid_stream: bool
+    ) -> MiniMaxError:
+        return _network_error(
+            error, mid_stream=mid_stream, connect_seconds=self.timeouts.connect
+        )
+
     def _may_retry(self, error: MiniMaxError, attempt: int) -> bool:
         return error.retryable and attempt < self.max_retries
 
     async def _backoff(self, attempt: int, error: MiniMaxError) -> None:
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter: clients that failed together
-        logger.warning(
+        # INFO, not WARNING: a retry is routine, and the final failure is reported.
+        logger.info(
             "MiniMax call failed (%s, code %s); retry %d/%d in %.2fs",
             error.kind,
             error.code,
@@ -336,6 +352,28 @@ class MiniMaxClient:
             error.message = error.message.replace(key, "***")
             error.args = (error.message,)
         return error
+
+
+class _SSEPayloads:
+    """The JSON objects of an SSE byte stream; `done` once it is over."""
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self.done = False
+
+    def take(self, chunk: bytes | None) -> Iterator[dict[str, Any]]:
+        """Yield the objects `chunk` completes (None: the stream has ended)."""
+        if chunk is None:
+            self.done = True
+            events = self._decoder.flush()
+        else:
+            events = self._decoder.feed(chunk)
+        for sse in events:
+            if sse.is_done:
+                self.done = True
+                return
+            if sse.data.strip():  # an empty event is a keep-alive
+                yield _json_object(sse.data.encode())
 
 
 def _collect(result: ChatResult, calls: dict[int, dict[str, Any]], event: Any) -> None:
@@ -364,42 +402,45 @@ def _collect(result: ChatResult, calls: dict[int, dict[str, Any]], event: Any) -
 
 
 def _timeout_message(which: str, seconds: float) -> str:
+    """Return a message that names the timeout that fired."""
+    values = {"seconds": f"{seconds:g}"}
     if which == "connect":
-        return f"Could not connect to MiniMax within {seconds:g} s (connect timeout)."
-    if which == "first token":
-        return (
-            f"MiniMax sent no reply within {seconds:g} s (first-token timeout). "
+        text = _("Could not connect to MiniMax within %(seconds)s s (connect timeout).")
+    elif which == "first token":
+        text = _(
+            "MiniMax sent no reply within %(seconds)s s (first-token timeout). "
             "Retry in a moment."
         )
-    return (
-        f"MiniMax stopped sending for {seconds:g} s in the middle of the reply "
-        "(idle timeout). Retry in a moment."
-    )
+    else:
+        text = _(
+            "MiniMax stopped sending for %(seconds)s s in the middle of the reply "
+            "(idle timeout). Retry in a moment."
+        )
+    return text % values
 
 
-def _network_error(error: httpx.HTTPError, *, mid_stream: bool) -> MiniMaxError:
+def _network_error(
+    error: httpx.HTTPError, *, mid_stream: bool, connect_seconds: float
+) -> MiniMaxError:
     """Return the typed error for a transport failure (no URL or header in it)."""
     if isinstance(error, httpx.ConnectTimeout):
-        return UpstreamTimeout(_timeout_message("connect", _connect_seconds(error)))
+        return UpstreamTimeout(_timeout_message("connect", connect_seconds))
     if isinstance(error, httpx.TimeoutException):
         return UpstreamTimeout()
     if mid_stream:
         return UpstreamUnreachable(
-            "The connection to MiniMax was cut before the reply was finished. "
-            "Retry in a moment."
+            _(
+                "The connection to MiniMax was cut before the reply was finished. "
+                "Retry in a moment."
+            )
         )
     return UpstreamUnreachable(
-        f"Could not reach MiniMax ({type(error).__name__}). Check the network and "
-        "MINIMAX_BASE_URL, then retry."
+        _(
+            "Could not reach MiniMax (%(problem)s). Check the network and "
+            "MINIMAX_BASE_URL, then retry."
+        )
+        % {"problem": type(error).__name__}
     )
-
-
-def _connect_seconds(error: httpx.HTTPError) -> float:
-    try:
-        timeout = error.request.extensions.get("timeout", {})
-    except RuntimeError:  # the exception was raised without a request
-        return 0.0
-    return float(timeout.get("connect") or 0.0)
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
@@ -407,10 +448,10 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         payload = json.loads(raw)
     except ValueError:
         raise ProtocolError(
-            "MiniMax sent a line that is not valid JSON. Retry in a moment."
+            _("MiniMax sent a line that is not valid JSON. Retry in a moment.")
         ) from None
     if not isinstance(payload, dict):
-        raise ProtocolError("MiniMax sent JSON that is not an object.")
+        raise ProtocolError(_("MiniMax sent JSON that is not an object."))
     return payload
 
 

@@ -550,6 +550,7 @@ async function createConversation() {
     conversation = data;
     history.replaceState(null, "", data.url);
     addSidebarItem(data);
+    $("conversation-actions").hidden = false;
     connect();
     return true;
   } catch {
@@ -734,6 +735,25 @@ ui.model.addEventListener("change", async () => {
 });
 
 field("dialect").addEventListener("change", () => showDialectFields(field("dialect").value));
+
+const pinToggle = $("pin-toggle");
+pinToggle.addEventListener("click", async () => {
+  const response = await api("PATCH", `/api/conversations/${conversation.id}/`, {
+    pinned: !conversation.pinned,
+  });
+  if (!response.ok) return;
+  conversation = { ...conversation, ...(await response.json()) };
+  pinToggle.textContent = conversation.pinned ? T.unpin : T.pin;
+  pinToggle.setAttribute("aria-pressed", String(conversation.pinned));
+});
+
+// An archived conversation leaves the list; the page goes back to a new chat.
+$("archive").addEventListener("click", async () => {
+  const response = await api("PATCH", `/api/conversations/${conversation.id}/`, {
+    archived: true,
+  });
+  if (response.ok) location.assign("/");
+});
 
 ui.settingsForm.addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -10,6 +10,7 @@ MINIMAX_API_KEY the offline simulator answers.
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import aclosing
 
 from django.core.management.base import BaseCommand, CommandError
@@ -46,6 +47,9 @@ class Command(BaseCommand):
         parser.add_argument("--system", default="", help="A system prompt.")
 
     def handle(self, *args, **options):
+        if options["verbosity"] < 2:
+            # Retry notices would break the one-line error; -v 2 shows them.
+            logging.getLogger("conversations.minimax").setLevel(logging.WARNING)
         messages = []
         if options["system"]:
             messages.append(ChatMessage("system", options["system"]))

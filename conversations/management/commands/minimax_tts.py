@@ -11,6 +11,7 @@ MINIMAX_API_KEY the offline simulator answers.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -54,6 +55,9 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, required=True, help="Audio file.")
 
     def handle(self, *args, **options):
+        if options["verbosity"] < 2:
+            # Retry notices would break the one-line error; -v 2 shows them.
+            logging.getLogger("conversations.minimax").setLevel(logging.WARNING)
         request = SpeechRequest(
             text=options["text"],
             voices=options["voice"],

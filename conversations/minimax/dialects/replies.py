@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from django.utils.translation import gettext as _
+
 from ..catalog import Dialect, get_model
 from ..errors import ProtocolError, error_for_code
 from ..events import (
@@ -119,18 +121,15 @@ class _ToolCalls:
         return events
 
     def _position(self, entry: dict[str, Any]) -> int:
-        call_id = entry.get("id")
+        call_id = entry.get("id") or ""
         wire_index = entry.get("index")
-        if call_id and call_id in self._by_id:
+        if call_id in self._by_id:
             return self._by_id[call_id]
-        if (
-            not call_id
-            and isinstance(wire_index, int)
-            and wire_index in (self._by_wire_index)
-        ):
-            return self._by_wire_index[wire_index]
-        if not call_id and self.count:
-            return self.count - 1
+        if not call_id:
+            if isinstance(wire_index, int) and wire_index in self._by_wire_index:
+                return self._by_wire_index[wire_index]
+            if self.count:
+                return self.count - 1
         position = self.count
         self.count += 1
         if call_id:
@@ -184,7 +183,7 @@ class _Reply:
         """Return Usage, Sensitivity and Finish; raise if no finish ever came."""
         if self.finish_reason is None:
             raise ProtocolError(
-                "MiniMax closed the stream before the reply was finished."
+                _("MiniMax closed the stream before the reply was finished.")
             )
         events: list[ChatEvent] = []
         if self.usage is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from ..catalog import Dialect, get_model
 from ..errors import InvalidRequest
 from ..types import DEFAULT_BOT_NAME, BotSetting, ChatMessage, ChatRequest
@@ -36,18 +38,22 @@ def resolve_dialect(request: ChatRequest) -> Dialect:
 def check_request(request: ChatRequest, dialect: Dialect) -> None:
     """Raise InvalidRequest for a value the vendor pages rule out (before sending)."""
     if not request.messages:
-        raise InvalidRequest("A chat request needs at least one message.")
+        raise InvalidRequest(_("A chat request needs at least one message."))
     for name in ("temperature", "top_p"):
         value = getattr(request, name)
         if value is not None and not 0 < value <= 1:
-            raise InvalidRequest(f"{name} must be in (0, 1], got {value}.")
+            raise InvalidRequest(
+                _("%(name)s must be in (0, 1], got %(value)s.")
+                % {"name": name, "value": value}
+            )
     if request.max_tokens is not None:
         limit = get_model(request.model).max_output_tokens
         if dialect is Dialect.CHAT:
             limit = min(limit, CHAT_MAX_COMPLETION_TOKENS)
         if not 1 <= request.max_tokens <= limit:
             raise InvalidRequest(
-                f"max_tokens must be between 1 and {limit}, got {request.max_tokens}."
+                _("max_tokens must be between 1 and %(limit)d, got %(value)s.")
+                % {"limit": limit, "value": request.max_tokens}
             )
     if request.json_schema is not None:
         _check_json_schema(request.json_schema)
@@ -56,12 +62,12 @@ def check_request(request: ChatRequest, dialect: Dialect) -> None:
 def _check_json_schema(json_schema: dict[str, Any]) -> None:
     if not SCHEMA_NAME.match(str(json_schema.get("name", ""))):
         raise InvalidRequest(
-            "The JSON schema needs a name of 1-64 letters, digits or underscores."
+            _("The JSON schema needs a name of 1-64 letters, digits or underscores.")
         )
     schema = json_schema.get("schema")
     if not isinstance(schema, dict) or schema.get("type") != "object":
         raise InvalidRequest(
-            'The JSON schema must describe an object ("type": "object").'
+            _('The JSON schema must describe an object ("type": "object").')
         )
 
 

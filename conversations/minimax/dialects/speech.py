@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from ..errors import InvalidRequest, ProtocolError
 from ..types import SpeechClip, SpeechRequest
 from .replies import raise_for_base_resp
@@ -27,37 +29,50 @@ def speech_path(request: SpeechRequest) -> str:
 def check_speech(request: SpeechRequest) -> None:
     """Raise InvalidRequest for a value outside the vendor's ranges (§7.8)."""
     if request.endpoint not in PATHS:
-        raise InvalidRequest(f"Unknown speech endpoint {request.endpoint!r}.")
+        raise InvalidRequest(
+            _("Unknown speech endpoint %(name)r.") % {"name": request.endpoint}
+        )
     if not request.text.strip():
-        raise InvalidRequest("There is no text to speak.")
+        raise InvalidRequest(_("There is no text to speak."))
     if not 1 <= len(request.voices) <= MAX_VOICES:
-        raise InvalidRequest(f"Mix 1 to {MAX_VOICES} voices.")
+        raise InvalidRequest(_("Mix 1 to %(max)d voices.") % {"max": MAX_VOICES})
     for voice in request.voices:
         if not voice.voice_id:
-            raise InvalidRequest("A voice needs a voice_id.")
+            raise InvalidRequest(_("A voice needs a voice_id."))
         if not _is_int(voice.weight) or not 1 <= voice.weight <= 100:
             raise InvalidRequest(
-                f"Voice weights are whole numbers from 1 to 100, got {voice.weight}."
+                _("Voice weights are whole numbers from 1 to 100, got %(value)s.")
+                % {"value": voice.weight}
             )
     if not 0.5 <= request.speed <= 2:
-        raise InvalidRequest(f"speed must be in [0.5, 2], got {request.speed}.")
+        raise InvalidRequest(
+            _("speed must be in [0.5, 2], got %(value)s.") % {"value": request.speed}
+        )
     if not 0 < request.vol <= 10:
-        raise InvalidRequest(f"vol must be in (0, 10], got {request.vol}.")
+        raise InvalidRequest(
+            _("vol must be in (0, 10], got %(value)s.") % {"value": request.vol}
+        )
     if not _is_int(request.pitch) or not -12 <= request.pitch <= 12:
         raise InvalidRequest(
-            f"pitch must be a whole number from -12 to 12, got {request.pitch}."
+            _("pitch must be a whole number from -12 to 12, got %(value)s.")
+            % {"value": request.pitch}
         )
     if request.endpoint == "t2a_v2":
         _check_audio_setting(request)
 
 
 def _check_audio_setting(request: SpeechRequest) -> None:
-    if request.sample_rate not in SAMPLE_RATES:
-        raise InvalidRequest(f"sample_rate must be one of {sorted(SAMPLE_RATES)}.")
-    if request.bitrate not in BITRATES:
-        raise InvalidRequest(f"bitrate must be one of {sorted(BITRATES)}.")
-    if request.format not in FORMATS:
-        raise InvalidRequest(f"format must be one of {sorted(FORMATS)}.")
+    for name, allowed in (
+        ("sample_rate", SAMPLE_RATES),
+        ("bitrate", BITRATES),
+        ("format", FORMATS),
+    ):
+        if getattr(request, name) not in allowed:
+            values = ", ".join(str(v) for v in sorted(allowed))
+            raise InvalidRequest(
+                _("%(name)s must be one of %(values)s.")
+                % {"name": name, "values": values}
+            )
 
 
 def _is_int(value: Any) -> bool:
@@ -104,12 +119,12 @@ def t2a_v2_clip(
     data = payload.get("data") or {}
     audio_hex = data.get("audio") or ""
     if not audio_hex or audio_hex.startswith("http"):
-        raise ProtocolError("MiniMax answered without hex audio.", trace_id=trace_id)
+        raise ProtocolError(_("MiniMax answered without hex audio."), trace_id=trace_id)
     try:
         audio = bytes.fromhex(audio_hex)
     except ValueError:
         raise ProtocolError(
-            "MiniMax sent audio that is not valid hex.", trace_id=trace_id
+            _("MiniMax sent audio that is not valid hex."), trace_id=trace_id
         ) from None
     extra = payload.get("extra_info") or {}
     return SpeechClip(
@@ -138,8 +153,8 @@ def legacy_clip(
         trace_id = payload.get("trace_id") or trace_id
         raise_for_base_resp(payload, trace_id)
         raise ProtocolError(
-            "MiniMax answered with JSON instead of audio.", trace_id=trace_id
+            _("MiniMax answered with JSON instead of audio."), trace_id=trace_id
         )
     if not raw:
-        raise ProtocolError("MiniMax answered with empty audio.", trace_id=trace_id)
+        raise ProtocolError(_("MiniMax answered with empty audio."), trace_id=trace_id)
     return SpeechClip(audio=raw, format=request.format, trace_id=trace_id)

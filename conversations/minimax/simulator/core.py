@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .chat import CHAT, V2, chat_reply
+from .chat import chat_reply
+from .chat_wire import CHAT, V2
 from .failures import LOGIN_FAIL, SimError, base_resp, compat_error_body
 from .pro import pro_reply
 from .speech import legacy_speech_reply, t2a_v2_reply

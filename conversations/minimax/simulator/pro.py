@@ -81,7 +81,8 @@ def decide(payload: dict[str, Any]) -> ProReply:
 
     function_call = None
     call_mode = (payload.get("function_call") or {}).get("type", "auto")
-    if "tool" in triggers and functions and last is users[-1] and call_mode != "none":
+    last_is_user = bool(users) and last is users[-1]
+    if "tool" in triggers and functions and last_is_user and call_mode != "none":
         function_call = _function_call(functions[0], prompt)
         answer = Answer((), ())
 
