@@ -290,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         counter.install()
         path = f"/ws/conversations/{conversation_id}/"
         print(
-            f"Streaming {args.replies} [sim:long] reply(ies) "
+            f"Streaming {args.replies} [sim:long] "
+            f"{'reply' if args.replies == 1 else 'replies'} "
             f"from the offline simulator: {args.model}, "
             f"{args.chunk_delay:.3f} s between chunks, in-process chatsite.asgi"
         )

@@ -247,6 +247,22 @@ async def test_closed_port_is_unreachable(make_client, caplog):
     assert API_KEY not in caplog.text
 
 
+async def test_connect_timeout_says_so(make_client):
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+    transport = httpx.MockTransport(answer)
+    client = make_client(
+        base_url="http://x",
+        transport=transport,
+        timeouts=Timeouts(connect=2.5),
+        max_retries=0,
+    )
+    error = error_of(await collect(client, chat("Hi")))
+    assert isinstance(error, UpstreamTimeout)
+    assert "connect timeout" in str(error) and "2.5 s" in str(error)
+
+
 async def test_first_token_timeout(sim_client):
     client = sim_client(timeouts=Timeouts(first_token=0.3), max_retries=0)
     started = asyncio.get_running_loop().time()
@@ -409,6 +425,28 @@ async def test_chunks_without_a_token_do_not_stop_the_first_token_timer(make_cli
     assert "first-token" in str(error)
 
 
+async def test_a_stalled_first_token_is_reported_not_resent(make_client):
+    """MiniMax may still be generating (and billing) it: one wait, then the error."""
+    requests: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(
+            200, headers=headers, stream=StallingStream(b": ping\n\n")
+        )
+
+    client = make_client(
+        base_url="http://x",
+        transport=httpx.MockTransport(answer),
+        timeouts=Timeouts(first_token=0.2),
+        max_retries=2,
+    )
+    error = error_of(await asyncio.wait_for(collect(client, chat("Hi")), 5))
+    assert isinstance(error, UpstreamTimeout)
+    assert len(requests) == 1
+
+
 async def test_done_ends_the_reply_even_if_the_connection_stays_open(make_client):
     head = (
         b"data: " + json.dumps(delta("Hi", "stop")).encode() + b"\n\ndata: [DONE]\n\n"
@@ -468,6 +506,14 @@ async def test_group_id_bearer_and_paths(make_client):
     assert {r.headers["authorization"] for r in handler.requests} == {
         f"Bearer {API_KEY}"
     }
+
+
+async def test_base_url_given_with_v1_like_openai_clients_still_works(make_client):
+    handler = Counting(lambda: sse_response(delta("ok", "stop")))
+    transport = httpx.MockTransport(handler)
+    client = make_client(base_url="https://api.minimax.io/v1/", transport=transport)
+    await collect(client, chat("Hi", "MiniMax-M2.7"))
+    assert str(handler.requests[0].url) == "https://api.minimax.io/v1/chat/completions"
 
 
 class EndlessStream(httpx.AsyncByteStream):

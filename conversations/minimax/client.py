@@ -104,7 +104,8 @@ class MiniMaxClient:
         timeouts: Timeouts = Timeouts(),
         max_retries: int = 2,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # OpenAI-style clients are configured with ".../v1"; our paths include it.
+        self.base_url = base_url.rstrip("/").removesuffix("/v1")
         self.group_id = group_id
         self.timeouts = timeouts
         self.max_retries = max_retries
@@ -248,7 +249,7 @@ class MiniMaxClient:
             async with asyncio.timeout(max(limit, 0)):
                 return await anext(chunks, None)
         except TimeoutError:
-            raise UpstreamTimeout(_timeout_message(which, seconds)) from None
+            raise _stall_error(which, seconds) from None
         except httpx.HTTPError as error:
             raise self._network_error(error, mid_stream=True) from None
 
@@ -298,8 +299,7 @@ class MiniMaxClient:
             async with asyncio.timeout_at(deadline):
                 return await self._http.send(request, stream=True)
         except TimeoutError:
-            message = _timeout_message("first token", self.timeouts.first_token)
-            raise UpstreamTimeout(message) from None
+            raise _stall_error("first token", self.timeouts.first_token) from None
         except httpx.HTTPError as error:
             raise self._network_error(error, mid_stream=False) from None
 
@@ -308,8 +308,7 @@ class MiniMaxClient:
             async with asyncio.timeout_at(deadline):
                 return await response.aread()
         except TimeoutError:
-            message = _timeout_message("first token", self.timeouts.first_token)
-            raise UpstreamTimeout(message) from None
+            raise _stall_error("first token", self.timeouts.first_token) from None
         except httpx.HTTPError as error:
             raise self._network_error(error, mid_stream=True) from None
 
@@ -417,6 +416,15 @@ def _timeout_message(which: str, seconds: float) -> str:
             "(idle timeout). Retry in a moment."
         )
     return text % values
+
+
+def _stall_error(which: str, seconds: float) -> UpstreamTimeout:
+    """Return the error for an upstream that accepted the request, then went quiet."""
+    error = UpstreamTimeout(_timeout_message(which, seconds))
+    # MiniMax may still be generating (and billing) this request: resending it on
+    # our own would double the wait and the cost. The user gets a Retry button.
+    error.retryable = False
+    return error
 
 
 def _network_error(

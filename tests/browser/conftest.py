@@ -49,6 +49,7 @@ DEFAULT_TIMEOUT_MS = 10_000
 _processes: list[Process] = []
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Mark the tests in this folder `browser` and run them after all the others.
 

@@ -63,7 +63,7 @@ class Command(BaseCommand):
         asyncio.run(self._chat(request))
 
     async def _chat(self, request: ChatRequest) -> None:
-        self._reasoning_open = False
+        self._reasoning_open = self._text_open = False
         client = build_minimax_client()
         try:
             async with aclosing(client.stream(request)) as events:
@@ -79,6 +79,7 @@ class Command(BaseCommand):
         if isinstance(event, TextDelta):
             self.stdout.write(event.text, ending="")
             self.stdout.flush()
+            self._text_open = True
         elif isinstance(event, ReasoningDelta):
             self.stderr.write(event.text, ending="")
             self.stderr.flush()
@@ -91,9 +92,14 @@ class Command(BaseCommand):
                 f"output type {event.output_type}]"
             )
         elif isinstance(event, Finish):
-            self.stdout.write("")
+            self._end_text_line()
             if event.reason != "stop":
                 self.stderr.write(f"[finished: {event.reason}]")
         elif isinstance(event, StreamError):
-            self.stdout.write("")
+            self._end_text_line()
             raise CommandError(" ".join(str(event.error).split()))
+
+    def _end_text_line(self) -> None:
+        if self._text_open:
+            self.stdout.write("")
+            self._text_open = False
