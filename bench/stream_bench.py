@@ -183,8 +183,23 @@ async def stream_one(application, path: str, cookie: str, frame_wait: float):
                 break
         figures.total_seconds = time.perf_counter() - started
     finally:
-        await communicator.disconnect()
+        await disconnect(communicator)
     return figures
+
+
+async def disconnect(communicator) -> None:
+    """Close the socket; report (not raise) a consumer that already died.
+
+    The figures are in by then. The communicator re-raises whatever ended the
+    consumer's task, and that is worth a line, not a lost run.
+    """
+    try:
+        await communicator.disconnect()
+    except (Exception, asyncio.CancelledError) as error:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # Ctrl-C: this run is being cancelled, not the consumer.
+        print(f"note: the consumer had ended with {error!r} before the disconnect")
 
 
 async def measure(
@@ -240,7 +255,8 @@ def report(figures: ReplyFigures, number: int) -> str:
         ),
     ]
     width = max(len(label) for label, _ in rows)
-    lines = [f"Reply {number}:"]
+    cold = " (cold: includes the process's one-off start-up)" if number == 1 else ""
+    lines = [f"Reply {number}{cold}:"]
     lines += [f"  {label:<{width}} : {value}" for label, value in rows]
     return "\n".join(lines)
 
@@ -274,7 +290,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--model", default="MiniMax-M2.7", help="catalog model id (MiniMax-M2.7)"
     )
-    parser.add_argument("--replies", type=int, default=1, help="how many replies")
+    parser.add_argument(
+        "--replies",
+        type=int,
+        default=2,
+        help="how many replies, one after another (default 2: a cold one, a warm one)",
+    )
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="longest wait for one frame (s)"
     )

@@ -21,6 +21,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from conversations import services
 from conversations.models import Conversation
+from conversations.replies import group_name
 
 # On connecting, a page also hears about a reply that ended this recently: it may
 # have been rendered while the reply still streamed.
@@ -35,15 +36,14 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
         user = self.scope.get("user")
-        if not getattr(
-            user, "is_authenticated", False
-        ) or not await self.open_conversation(user):
+        signed_in = getattr(user, "is_authenticated", False)
+        if not signed_in or not await self.open_conversation(user):
             # Refused before accept: the handshake fails (HTTP 403), and a missing
             # conversation looks the same as someone else's.
             await self.close()
             return
         await self.accept()
-        self.group_name = services.group_name(self.conversation_id)
+        self.group_name = group_name(self.conversation_id)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         # Joined first, then asked: text from before the snapshot arrives in it, text
         # after it in deltas; the page skips the overlap by offset.

@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from django.db.models.signals import post_save
 from django.utils import timezone
 
-from conversations import services
+from conversations import replies, services
 from conversations.minimax import errors
 from conversations.minimax.events import (
     Finish,
@@ -15,6 +15,7 @@ from conversations.minimax.events import (
     Sensitivity,
     StreamError,
     TextDelta,
+    ToolCallDelta,
 )
 from conversations.models import Conversation, Message
 
@@ -26,7 +27,7 @@ THREE_CHUNKS = [TextDelta("one "), TextDelta("two "), TextDelta("three")]
 async def subscribe(layer, conversation) -> str:
     """Return a channel that receives what the conversation's pages receive."""
     channel = await layer.new_channel()
-    await layer.group_add(services.group_name(conversation.pk), channel)
+    await layer.group_add(replies.group_name(conversation.pk), channel)
     return channel
 
 
@@ -164,12 +165,12 @@ async def test_hundreds_of_deltas_make_few_frames_and_few_writes(
     ]
     assert "".join(frame["text"] for frame in deltas) == "x" * 400
     # At most one frame per FRAME_INTERVAL (plus the first and the last).
-    assert len(deltas) <= elapsed / services.FRAME_INTERVAL + 2
+    assert len(deltas) <= elapsed / replies.FRAME_INTERVAL + 2
     assert len(deltas) < 100
     offsets = [frame["text_offset"] for frame in deltas]
     assert offsets == sorted(offsets) and offsets[0] == 0
     # A checkpoint about once a second, then the final save.
-    assert 2 <= len(saves) <= elapsed / services.CHECKPOINT_INTERVAL + 2
+    assert 2 <= len(saves) <= elapsed / replies.CHECKPOINT_INTERVAL + 2
     reply = (await get_messages(conversation))[-1]
     assert reply.content == "x" * 400
 
@@ -199,8 +200,8 @@ async def test_reply_is_saved_as_it_grows(
 async def test_a_reply_waiting_for_its_first_token_still_checkpoints(
     conversation, fake_minimax, channel_layer, monkeypatch
 ):
-    monkeypatch.setattr(services, "CHECKPOINT_INTERVAL", 0.05)
-    monkeypatch.setattr(services, "HEARTBEAT_INTERVAL", 0.1)
+    monkeypatch.setattr(replies, "CHECKPOINT_INTERVAL", 0.05)
+    monkeypatch.setattr(replies, "HEARTBEAT_INTERVAL", 0.1)
     gate = asyncio.Event()
     fake_minimax.enqueue([gate, *THREE_CHUNKS, Finish("stop")])
 
@@ -459,6 +460,47 @@ async def test_deleting_the_conversation_mid_reply_ends_it_quietly(
     assert services.running_reply_ids() == set()
     remaining = [f["type"] for f in await frames_on(channel_layer, channel)]
     assert "reply.done" not in remaining
+
+
+async def test_a_server_shutting_down_mid_reply_keeps_it_as_interrupted(
+    conversation, fake_minimax, channel_layer
+):
+    fake_minimax.enqueue([*THREE_CHUNKS, asyncio.Event(), TextDelta("never")])
+    channel = await subscribe(channel_layer, conversation)
+    await services.send_message(conversation.pk, "Hi")
+    await next_frame(channel_layer, channel, "reply.delta")
+
+    (task,) = services._running.values()
+    task.cancel()
+    await services.wait_for_replies()
+
+    reply = (await get_messages(conversation))[-1]
+    assert (reply.status, reply.content) == ("interrupted", "one two three")
+
+
+async def test_tool_calls_are_assembled_from_their_pieces(
+    conversation, fake_minimax, channel_layer
+):
+    fake_minimax.enqueue(
+        [
+            ToolCallDelta(0, id="call-1", name="get_weather", arguments='{"city": '),
+            ToolCallDelta(0, arguments='"Paris"}'),
+            Finish("tool_calls"),
+        ]
+    )
+
+    await services.send_message(conversation.pk, "Weather in Paris?")
+    await services.wait_for_replies()
+
+    reply = (await get_messages(conversation))[-1]
+    assert reply.finish_reason == "tool_calls"
+    assert reply.tool_calls == [
+        {
+            "id": "call-1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+        }
+    ]
 
 
 async def test_end_to_end_with_the_simulator(

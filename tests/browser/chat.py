@@ -62,8 +62,8 @@ def wait_for_some_text(message: Locator, characters: int = 20) -> str:
     return visible_text(message)
 
 
-# Records (status, text length) of the last reply on every DOM change, from the
-# moment it is installed. Runs again in every new document of the page.
+# Records (status, length of the body text) of the last reply on every DOM change,
+# from the moment it is installed. Runs again in every new document of the page.
 _WATCH_REPLIES = """() => {
     if (window.__replySamples) return;
     window.__replySamples = [];
@@ -72,8 +72,11 @@ _WATCH_REPLIES = """() => {
             '[data-testid="message"][data-role="assistant"]');
         const last = replies[replies.length - 1];
         if (!last) return;
-        window.__replySamples.push(
-            {status: last.dataset.status, length: last.textContent.length});
+        const body = last.querySelector(".body");
+        window.__replySamples.push({
+            status: last.dataset.status,
+            length: body ? body.textContent.length : 0,
+        });
     };
     new MutationObserver(sample).observe(document.documentElement, {
         subtree: true, childList: true, characterData: true, attributes: true,
@@ -88,7 +91,7 @@ def watch_replies(page: Page) -> None:
 
 
 def streaming_lengths(page: Page) -> list[int]:
-    """Return the distinct text lengths the last reply had while it streamed."""
+    """Return the distinct body text lengths the last reply had while it streamed."""
     samples = page.evaluate("window.__replySamples || []")
     return sorted(
         {

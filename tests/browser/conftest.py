@@ -10,6 +10,7 @@ tests run after the rest of the suite (see pytest_collection_modifyitems).
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,10 +80,22 @@ def pytest_runtest_makereport(item, call):
 
 
 def _new_site(tmp_dir: Path, name: str, **env_overrides: str) -> dict[str, str]:
-    """Return the environment of a fresh, migrated site database under tmp_dir."""
-    env = site_env(tmp_dir / f"{name}.sqlite3", **env_overrides)
-    manage(env, "migrate", "--noinput", "--verbosity", "0")
-    return env
+    """Return the environment of a fresh, migrated site database under tmp_dir.
+
+    Migrating takes seconds, so it happens once per session, into a template file
+    that each site gets a copy of.
+    """
+    template = tmp_dir / "migrated.sqlite3"
+    if not template.exists():
+        manage(site_env(template), "migrate", "--noinput", "--verbosity", "0")
+    db_path = tmp_dir / f"{name}.sqlite3"
+    shutil.copyfile(template, db_path)
+    # SQLite folds its write-ahead log into the file when the last connection
+    # closes; should one be left over, it belongs with the copy.
+    wal = template.with_name(template.name + "-wal")
+    if wal.exists():
+        shutil.copyfile(wal, db_path.with_name(db_path.name + "-wal"))
+    return site_env(db_path, **env_overrides)
 
 
 def _serve(name: str, env: dict[str, str], log_dir: Path) -> SiteServer:

@@ -56,15 +56,20 @@ def test_new_user_on_an_offline_site_sets_up_and_chats(
     assert len(lengths) >= 2, f"the reply never grew while streaming: {lengths}"
 
     # Markdown became elements, not raw asterisks and backticks.
-    code = reply.locator("pre code")
-    expect(code.first).to_be_visible()
-    expect(code.first).to_have_class(re.compile(r"\bhljs\b"))
-    expect(code.first.locator("span").first).to_be_attached()
+    code = reply.locator("pre code").first
+    expect(code).to_be_visible()
+    # Highlighted: highlight.js wrapped keywords in spans of its own classes.
+    expect(code.locator("span[class^='hljs-']").first).to_be_attached()
     expect(reply.locator("strong, li").first).to_be_visible()
     text = visible_text(reply)
     assert "```" not in text
     assert "**" not in text
-    expect(reply.get_by_role("button", name="Copy").first).to_be_visible()
+    # The code block's copy button puts the code on the clipboard.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    reply.locator("pre").first.get_by_role("button", name="Copy").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.strip() == code.inner_text().strip()
+    assert "def answer()" in copied
     expect(reply.get_by_test_id("reasoning")).to_have_text(re.compile(r"\w{3}"))
     expect(last_question(page)).to_contain_text("How do I read a file in Python?")
 
