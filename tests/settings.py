@@ -6,13 +6,18 @@ the one place that reads it.
 
 import os
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-deployment")
+os.environ.setdefault(
+    "DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-deployment"
+)
 os.environ.setdefault("DJANGO_INSECURE_HTTP", "1")
 os.environ.setdefault("MINIMAX_SIMULATOR_CHUNK_DELAY", "0")
 
-from chatsite.settings import *  # noqa: E402,F403
+from chatsite.settings import *  # noqa: F403
+from chatsite.settings import STORAGES
 
 # Templates resolve {% static %} without a collectstatic manifest.
-STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+STORAGES["staticfiles"]["BACKEND"] = (
+    "django.contrib.staticfiles.storage.StaticFilesStorage"
+)
 WHITENOISE_USE_FINDERS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

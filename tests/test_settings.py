@@ -29,7 +29,10 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def settings_value(expression: str, **env: str):
-    code = f"import json; from django.conf import settings; print(json.dumps({expression}))"
+    code = (
+        "import json; from django.conf import settings; "
+        f"print(json.dumps({expression}))"
+    )
     result = run_manage("shell", "-c", code, **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -72,14 +75,16 @@ def test_redis_url_switches_to_the_redis_channel_layer():
     )
     assert backend == "channels_redis.core.RedisChannelLayer"
     assert (
-        settings_value("settings.CHANNEL_LAYERS['default']['BACKEND']", DJANGO_DEBUG="1")
+        settings_value(
+            "settings.CHANNEL_LAYERS['default']['BACKEND']", DJANGO_DEBUG="1"
+        )
         == "channels.layers.InMemoryChannelLayer"
     )
 
 
 def test_database_url_selects_postgresql():
     database = settings_value(
-        "[settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME']]",
+        "[settings.DATABASES['default'][key] for key in ('ENGINE', 'NAME')]",
         DJANGO_DEBUG="1",
         DATABASE_URL="postgres://chat:secret@db.internal:5432/chat",
     )

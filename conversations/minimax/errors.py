@@ -52,7 +52,9 @@ class InsufficientBalance(MiniMaxError):
 class RateLimited(MiniMaxError):
     kind = "rate_limit"
     retryable = True
-    default_message = _("MiniMax is rate-limiting this account. Wait a moment and retry.")
+    default_message = _(
+        "MiniMax is rate-limiting this account. Wait a moment and retry."
+    )
 
 
 class SensitiveInput(MiniMaxError):
@@ -164,5 +166,7 @@ def error_for_http_status(
         cls = InvalidRequest
     else:
         cls = ProtocolError
-    message = f"{cls.default_message} {detail}".strip() if cls is InvalidRequest else None
+    message = (
+        f"{cls.default_message} {detail}".strip() if cls is InvalidRequest else None
+    )
     return cls(message, http_status=status, trace_id=trace_id)

@@ -90,4 +90,12 @@ class StreamError:
     error: MiniMaxError
 
 
-ChatEvent = TextDelta | ReasoningDelta | ToolCallDelta | Usage | Sensitivity | Finish | StreamError
+ChatEvent = (
+    TextDelta
+    | ReasoningDelta
+    | ToolCallDelta
+    | Usage
+    | Sensitivity
+    | Finish
+    | StreamError
+)
