@@ -35,13 +35,14 @@ JSON_SCHEMA_MODEL = "MiniMax-Text-01"
 def chat_reply(payload: dict[str, Any], dialect: str) -> Reply:
     """Validate a chat request and return its reply (body or event stream)."""
     completion = decide(payload, dialect)
-    if payload.get("stream"):
-        events = [*stream_chunks(completion), final_body(completion)]
-        reply = Reply.events(events, fault=completion.triggers.fault)
-        if "done" in completion.triggers:
-            reply.parts.append(b"data: [DONE]\n\n")
-        return reply
-    return Reply.json(final_body(completion), fault=completion.triggers.fault)
+    stream = bool(payload.get("stream"))
+    return Reply.chat(
+        stream=stream,
+        events=stream_chunks(completion) if stream else [],
+        body=final_body(completion),
+        fault=completion.triggers.fault,
+        done="done" in completion.triggers,
+    )
 
 
 def decide(payload: dict[str, Any], dialect: str) -> Completion:

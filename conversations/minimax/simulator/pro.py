@@ -46,13 +46,14 @@ class ProReply:
 def pro_reply(payload: dict[str, Any]) -> Reply:
     """Validate a chatcompletion_pro request and return its reply."""
     reply = decide(payload)
-    if payload.get("stream"):
-        events = [*partial_events(reply), final_body(reply)]
-        result = Reply.events(events, fault=reply.triggers.fault)
-        if "done" in reply.triggers:
-            result.parts.append(b"data: [DONE]\n\n")
-        return result
-    return Reply.json(final_body(reply), fault=reply.triggers.fault)
+    stream = bool(payload.get("stream"))
+    return Reply.chat(
+        stream=stream,
+        events=partial_events(reply) if stream else [],
+        body=final_body(reply),
+        fault=reply.triggers.fault,
+        done="done" in reply.triggers,
+    )
 
 
 def decide(payload: dict[str, Any]) -> ProReply:

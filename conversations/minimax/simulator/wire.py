@@ -59,3 +59,23 @@ class Reply:
         return cls(
             [sse(v) for v in values], content_type=SSE_TYPE, streamed=True, **kwargs
         )
+
+    @classmethod
+    def chat(
+        cls,
+        *,
+        stream: bool,
+        events: list[Any],
+        body: Any,
+        fault: str | None,
+        done: bool,
+    ) -> Reply:
+        """Return a chat reply: the events then `[DONE]` if asked, or the body."""
+        if not stream:
+            return cls.json(body, fault=fault)
+        reply = cls.events([*events, body], fault=fault)
+        if done:
+            # MiniMax just closes the stream; the trigger adds the sentinel that
+            # gateways in front of it append.
+            reply.parts.append(b"data: [DONE]\n\n")
+        return reply
