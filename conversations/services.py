@@ -25,6 +25,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from conversations.minimax.catalog import Dialect
 from conversations.models import Conversation, Message
 from conversations.replies import (
     Reply,
@@ -94,10 +95,16 @@ def _lock_idle_conversation(conversation_id: int) -> Conversation:
 
 def _create_reply_message(conversation: Conversation) -> Message:
     now = timezone.now()
+    # pro replies come from a named bot; otherwise the label is the model that
+    # answered, which stays true if the conversation later switches model.
+    if conversation.dialect == Dialect.PRO:
+        sender_name = conversation.bot_name
+    else:
+        sender_name = conversation.model
     return Message.objects.create(
         conversation=conversation,
         role=Message.Role.ASSISTANT,
-        sender_name=conversation.bot_name,
+        sender_name=sender_name,
         status=Message.Status.STREAMING,
         created_at=now,
         checkpoint_at=now,

@@ -19,11 +19,13 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from conversations.forms import ConversationSettingsForm, FirstUserForm, SignupForm
 from conversations.minimax.catalog import DEFAULT_MODEL, MODELS, Dialect
+from conversations.minimax.errors import error_classes_by_kind
 from conversations.models import Conversation
 
 
@@ -238,7 +240,21 @@ def page_strings() -> dict[str, Any]:
             "interrupted": _("The server restarted while answering. Retry."),
         },
         "error_fallback": _("The reply failed."),
+        # A failed reply stores the message in the language of the process that ran
+        # it; the page heads the error with its kind's text in the reader's language
+        # and shows the stored message only when it says more than that text.
+        "error_titles": error_titles(),
+        "error_titles_en": error_titles("en"),
     }
+
+
+def error_titles(language: str | None = None) -> dict[str, str]:
+    """Return each error kind's generic message, in `language` or the active one."""
+    with translation.override(language or translation.get_language()):
+        return {
+            kind: str(cls.default_message)
+            for kind, cls in error_classes_by_kind().items()
+        }
 
 
 # --- the JSON API -------------------------------------------------------------

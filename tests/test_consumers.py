@@ -308,6 +308,8 @@ async def test_end_to_end_reply_from_the_simulator(
     assert done["usage"]["total_tokens"] > 0
     text = "".join(f["text"] for f in frames if f["type"] == "reply.delta")
     assert text == done["content"]
+    # Outside pro there is no bot name: the reply is labelled with its model.
+    assert done["sender_name"] == conversation.model
 
 
 async def test_stopping_a_long_simulated_reply(

@@ -8,7 +8,11 @@ import pytest
 from django.conf import settings
 from django.utils import translation
 
-from conversations.minimax.errors import RateLimited, error_for_code
+from conversations.minimax.errors import (
+    InsufficientBalance,
+    RateLimited,
+    error_for_code,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +72,20 @@ def test_strings_for_the_script_are_translated(client, user):
     html = client.get("/", headers={"accept-language": "zh-Hans"}).content.decode()
     script_strings = html.split('id="strings-data" type="application/json">')[1]
     assert "\\u91cd\\u8bd5" in script_strings or "重试" in script_strings
+
+
+def test_error_headlines_follow_the_readers_language(client, user):
+    """A reply that failed while the server spoke English reads in Chinese too."""
+    client.force_login(user)
+    response = client.get("/", headers={"accept-language": "zh-Hans"})
+    strings = response.context["strings_data"]
+
+    with translation.override("zh-hans"):
+        assert strings["error_titles"]["balance"] == InsufficientBalance().message
+    with translation.override("en"):
+        assert strings["error_titles_en"]["balance"] == InsufficientBalance().message
+    assert strings["error_titles"]["balance"] != strings["error_titles_en"]["balance"]
+    assert set(strings["error_titles"]) >= {"auth", "rate_limit", "timeout"}
 
 
 def test_login_page_in_chinese(client, user):

@@ -170,3 +170,8 @@ def error_for_http_status(
         f"{cls.default_message} {detail}".strip() if cls is InvalidRequest else None
     )
     return cls(message, http_status=status, trace_id=trace_id)
+
+
+def error_classes_by_kind() -> dict[str, type[MiniMaxError]]:
+    """Return every error class by its `kind` (the slug stored with a failed reply)."""
+    return {cls.kind: cls for cls in (MiniMaxError, *MiniMaxError.__subclasses__())}

@@ -288,7 +288,12 @@ function errorBlock(data) {
   box.setAttribute("data-testid", "error");
   box.setAttribute("role", "alert");
   box.dataset.kind = error.kind;
-  box.append(element("p", "error-message", error.message || T.error_fallback));
+  const title = T.error_titles[error.kind] || error.message || T.error_fallback;
+  box.append(element("p", "error-message", title));
+  // The stored message names a field or a timeout: worth showing when it says more.
+  if (error.message && error.message !== T.error_titles_en[error.kind]) {
+    box.append(element("p", "error-detail", error.message));
+  }
   const advice = T.advice[error.kind] || T.advice.upstream_error;
   box.append(element("p", "error-advice", advice));
   const retry = element("button", "retry small", T.retry);
