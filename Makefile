@@ -51,6 +51,7 @@ simulator: install
 
 bench: install
 	$(BIN)/python -m bench
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m bench.speech_bench
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
