@@ -28,15 +28,21 @@ run: migrate
 	@echo "Serving on http://$(HOST):$(PORT)/"
 	$(BIN)/daphne --bind $(HOST) --port $(PORT) chatsite.asgi:application
 
-# Debian's chromium (for the Playwright browser tests) and redis-server (for the
-# two-process test); installed with apt-get when missing and we are root.
+# Debian's chromium (Playwright browser tests), redis-server (the two-process test)
+# and postgresql (the database tests run again on it); installed with apt-get when
+# missing and we are root.
 browser-deps services:
 	@bash scripts/ensure-system-deps
+
+# The tests that touch the database, run again on PostgreSQL (the multi-machine engine).
+DB_TESTS := tests/test_models.py tests/test_services.py tests/test_consumers.py \
+	tests/test_views.py tests/test_accounts.py tests/test_admin.py
 
 test: install browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+	scripts/with-postgres $(BIN)/python -m pytest -p no:cacheprovider $(DB_TESTS)
 
 lint: install
 	$(BIN)/ruff check .

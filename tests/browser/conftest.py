@@ -173,7 +173,8 @@ def two_servers(
 ) -> Iterator[tuple[SiteServer, SiteServer]]:
     """Two daphne processes sharing one database and one Redis channel layer."""
     if not redis_available():
-        pytest.skip("redis-server is not installed (make services installs it)")
+        # A failure, not a skip: a green run must mean the browser tests ran.
+        pytest.fail("redis-server is not installed (make services installs it)")
     redis, port = start_redis(browser_tmp)
     env = _new_site(
         browser_tmp,
@@ -202,7 +203,7 @@ def two_servers(
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (make browser-deps installs it)")
+        pytest.fail(f"{CHROMIUM} is missing (make browser-deps installs it)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
