@@ -164,3 +164,26 @@ def test_tts_out_of_range_value_is_refused(simulator_url, tmp_path):
     )
     assert_one_line_error(run, "speed")
     assert not out.exists()
+
+
+def test_chat_piped_into_a_reader_that_stops_early_exits_quietly(simulator_url):
+    """`minimax_chat ... | head -1`: no traceback when the pipe closes."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "MINIMAX_API_KEY": "some-key",
+        "MINIMAX_BASE_URL": simulator_url,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "minimax_chat", "[sim:long] tell me more"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout.readline()
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=60)
+
+    assert b"Traceback" not in stderr, stderr.decode()
+    assert process.returncode == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -210,3 +211,43 @@ def test_model_output_is_not_trusted_html(signed_in_page: Page) -> None:
     expect(last_reply(page)).to_have_attribute("data-status", "complete")
     expect(last_reply(page)).to_contain_text("<script>window.__xss=2</script>")
     assert_no_injected_markup(page)
+
+
+SENTIMENT_SCHEMA = """{
+  "name": "sentiment",
+  "schema": {
+    "type": "object",
+    "properties": {
+      "sentiment": {"type": "string", "enum": ["positive", "negative", "neutral"]},
+      "confidence": {"type": "number"},
+      "keywords": {"type": "array", "items": {"type": "string"}}
+    },
+    "required": ["sentiment", "confidence", "keywords"]
+  }
+}"""
+
+
+def test_a_json_schema_reply_shows_as_formatted_json_that_matches(
+    signed_in_page: Page,
+) -> None:
+    page = signed_in_page
+    page.get_by_test_id("model").select_option("MiniMax-Text-01")
+    page.locator("summary", has_text="Settings").click()
+    page.locator("#id_json_schema").fill(SENTIMENT_SCHEMA)
+    send(page, "Classify: I love this product")
+
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(reply.locator(".json-mark")).to_have_attribute("data-json-valid", "true")
+    code = reply.locator("pre code.language-json")
+    expect(code).to_have_count(1)
+    shown = code.text_content()
+    # Pretty-printed: one key a line, indented, and the JSON the schema asked for.
+    assert '\n  "sentiment": ' in shown
+    parsed = json.loads(shown)
+    assert set(parsed) == {"sentiment", "confidence", "keywords"}
+
+    page.reload()
+    reply = last_reply(page)
+    expect(reply.locator(".json-mark")).to_have_attribute("data-json-valid", "true")
+    assert json.loads(reply.locator("pre code.language-json").text_content()) == parsed

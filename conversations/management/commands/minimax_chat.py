@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 from contextlib import aclosing
 
 from django.core.management.base import BaseCommand, CommandError
@@ -60,7 +62,12 @@ class Command(BaseCommand):
             dialect=Dialect(options["api"]) if options["api"] else None,
             stream=not options["no_stream"],
         )
-        asyncio.run(self._chat(request))
+        try:
+            asyncio.run(self._chat(request))
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as cat does. Point
+            # stdout at /dev/null so the interpreter's final flush cannot fail too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     async def _chat(self, request: ChatRequest) -> None:
         self._reasoning_open = self._text_open = False
