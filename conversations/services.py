@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,8 +38,11 @@ from conversations.replies import (
 if TYPE_CHECKING:
     from conversations.minimax.types import ChatRequest
 
-# A streaming reply not saved for this long belongs to a process that died.
+# A streaming reply not saved for this long belongs to a process that died...
 STALE_AFTER = timedelta(seconds=30)
+# ...or, when this process is the only one serving, not running here for this long
+# (longer than the moment between storing a reply and starting its task).
+SINGLE_PROCESS_STALE_AFTER = timedelta(seconds=5)
 MAX_CONTENT_LENGTH = 32_000
 
 # Replies running in this process, by message id. Holding the tasks here keeps them
@@ -74,9 +78,24 @@ async def wait_for_replies() -> None:
 # --- Checks and writes (run in the database thread) ---------------------------
 
 
+def single_process() -> bool:
+    """Return whether this is the only process serving (the in-memory layer).
+
+    The in-memory channel layer cannot span processes, so with it no other process
+    can be running a reply; with a shared layer (Redis) others may be.
+    """
+    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    return backend == "channels.layers.InMemoryChannelLayer"
+
+
+def stale_after() -> timedelta:
+    """Return how long a streaming reply may go unsaved before it counts as dead."""
+    return SINGLE_PROCESS_STALE_AFTER if single_process() else STALE_AFTER
+
+
 def recover_stale_replies(conversation_id: int | None = None) -> int:
     """Mark replies left streaming by a dead process interrupted; return how many."""
-    stale = Message.objects.stale_streaming(STALE_AFTER).exclude(
+    stale = Message.objects.stale_streaming(stale_after()).exclude(
         pk__in=running_reply_ids()
     )
     if conversation_id is not None:

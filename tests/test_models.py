@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.management import call_command
+from django.test import override_settings
 from django.utils import timezone
 
 from conversations.minimax.catalog import Dialect
@@ -214,6 +215,29 @@ def test_flagged_finds_input_and_output_flags(conversation):
     assert set(Message.objects.flagged()) == {flagged_in, flagged_out}
 
 
+REDIS_LAYER = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
+
+
+def test_recover_replies_on_a_one_process_site_marks_every_streaming_reply(
+    conversation,
+):
+    """Nothing else can be running them: the one process is about to start."""
+    just_now = add(
+        conversation,
+        "assistant",
+        "cut off a second ago",
+        status="streaming",
+        checkpoint_at=timezone.now(),
+    )
+
+    call_command("recover_replies", stdout=StringIO())
+
+    just_now.refresh_from_db()
+    assert just_now.status == "interrupted"
+    assert just_now.content == "cut off a second ago"
+
+
+@override_settings(CHANNEL_LAYERS=REDIS_LAYER)
 def test_recover_replies_marks_only_stale_streaming_replies(conversation):
     now = timezone.now()
     dead = add(

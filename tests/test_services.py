@@ -1,6 +1,7 @@
 """The reply flow: what is stored, when, and what the open pages are told."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
@@ -527,3 +528,31 @@ async def test_simulated_drop_keeps_the_three_chunks(
     assert reply.status == "error"
     assert reply.error_kind in {"unreachable", "protocol"}
     assert reply.content
+
+
+@pytest.mark.parametrize(
+    "layer, repaired",
+    [
+        # One process: a reply it is not running is dead after a few seconds.
+        ("channels.layers.InMemoryChannelLayer", True),
+        # Shared layer: another process may be running it; wait past checkpoints.
+        ("channels_redis.core.RedisChannelLayer", False),
+    ],
+)
+def test_a_reply_unsaved_for_ten_seconds_is_dead_only_on_a_one_process_site(
+    conversation, settings, layer, repaired
+):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": layer}}
+    orphan = Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        content="cut off",
+        status="streaming",
+        checkpoint_at=timezone.now() - timedelta(seconds=10),
+    )
+
+    services.recover_stale_replies(conversation.pk)
+
+    orphan.refresh_from_db()
+    assert (orphan.status == "interrupted") is repaired
+    assert orphan.content == "cut off"

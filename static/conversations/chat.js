@@ -267,6 +267,9 @@ function renderNotes(notes, data) {
     mark.dataset.jsonValid = String(data.json_valid);
     notes.append(mark);
   }
+  if (data.status === "interrupted") {
+    notes.append(element("p", "note", T.advice.interrupted));
+  }
   if (data.finish_reason === "length") notes.append(element("p", "note", T.length));
   if (data.input_sensitive) notes.append(element("p", "note flag", T.input_flagged));
   if (data.output_sensitive) notes.append(element("p", "note flag", T.output_flagged));

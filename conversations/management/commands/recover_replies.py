@@ -1,8 +1,10 @@
 """Mark replies a dead server process left streaming as interrupted.
 
-`make run` calls this before daphne starts. A reply is only touched when its last
-checkpoint is older than --older-than seconds: with several daphne processes, one
-starting up must not end another's live reply (those checkpoint every second).
+`make run` calls this before daphne starts. With the in-memory channel layer the
+site is one process, so before it starts every streaming reply is dead. With a shared
+layer (Redis) several daphne processes serve, and one starting up must not end
+another's live reply: only replies whose last checkpoint is older than --older-than
+seconds are touched (live ones checkpoint every second).
 """
 
 from datetime import timedelta
@@ -20,11 +22,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--older-than",
             type=float,
-            default=services.STALE_AFTER.total_seconds(),
-            help="Seconds since a reply's last checkpoint (default: %(default)s).",
+            default=None,
+            help=(
+                "Seconds since a reply's last checkpoint (default: 0 with the "
+                f"in-memory channel layer, {services.STALE_AFTER.seconds} with Redis)."
+            ),
         )
 
-    def handle(self, *args, older_than: float, **options):
+    def handle(self, *args, older_than: float | None, **options):
+        if older_than is None:
+            older_than = (
+                0 if services.single_process() else services.STALE_AFTER.total_seconds()
+            )
         count = Message.objects.stale_streaming(
             timedelta(seconds=older_than)
         ).mark_interrupted()

@@ -1,0 +1,57 @@
+"""A server that dies mid-reply: on the next start the reply is kept, interrupted."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from playwright.sync_api import BrowserContext, expect
+
+from tests.browser.chat import (
+    conversation_path,
+    last_question,
+    last_reply,
+    send,
+    wait_for_some_text,
+)
+from tests.browser.conftest import _new_site, _serve, sign_in
+from tests.browser.servers import manage
+
+
+def body_text(reply) -> str:
+    return re.sub(r"\s+", " ", reply.locator(".body").text_content()).strip()
+
+
+def test_a_reply_cut_by_a_crash_is_kept_and_marked_interrupted(
+    context: BrowserContext, browser_tmp: Path
+) -> None:
+    # A one-process site of its own (the in-memory layer, as `make run` serves it).
+    env = _new_site(browser_tmp, "crash", MINIMAX_SIMULATOR_CHUNK_DELAY="0.02")
+    server = _serve("daphne-crash", env, browser_tmp)
+    page = sign_in(context.new_page(), server)
+    page.goto(f"{server.url}/")
+    question = "[sim:long] Tell me a long story"
+    send(page, question)
+    reply = last_reply(page)
+    wait_for_some_text(reply, 200)
+    path = conversation_path(page)
+    time.sleep(1.5)  # a checkpoint (every second) holds text by now
+    expect(reply).to_have_attribute("data-status", "streaming")
+
+    server.process.popen.kill()  # SIGKILL: nothing gets to save or say goodbye
+    server.process.popen.wait(timeout=10)
+    seen = body_text(reply)
+    # What `make run` does on the next start: repair, then serve.
+    manage(env, "recover_replies")
+    restarted = _serve("daphne-crash-restarted", env, browser_tmp)
+    page.goto(f"{restarted.url}{path}")
+
+    expect(last_question(page)).to_contain_text(question)
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "interrupted")
+    expect(reply).to_contain_text("The server restarted while answering")
+    kept = body_text(reply)
+    # The text up to the last checkpoint: most of what the page had shown.
+    assert len(kept) >= 100
+    assert seen.startswith(kept[:100])
