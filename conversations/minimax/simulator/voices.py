@@ -12,8 +12,8 @@ import math
 import re
 from dataclasses import dataclass
 
-# The classic system voices (minimax-protocol §3.5), valid on every speech endpoint.
-SYSTEM_VOICES: tuple[str, ...] = (
+# The first eight classic voices; each also has a "-jingpin" (premium) variant.
+_BASE_VOICES = (
     "male-qn-qingse",
     "male-qn-jingying",
     "male-qn-badao",
@@ -22,25 +22,18 @@ SYSTEM_VOICES: tuple[str, ...] = (
     "female-yujie",
     "female-chengshu",
     "female-tianmei",
+)
+
+# The classic system voices (minimax-protocol §3.5), valid on every speech endpoint.
+SYSTEM_VOICES: tuple[str, ...] = (
+    *_BASE_VOICES,
     "presenter_male",
     "presenter_female",
     "audiobook_male_1",
     "audiobook_male_2",
     "audiobook_female_1",
     "audiobook_female_2",
-    *(
-        f"{voice}-jingpin"
-        for voice in (
-            "male-qn-qingse",
-            "male-qn-jingying",
-            "male-qn-badao",
-            "male-qn-daxuesheng",
-            "female-shaonv",
-            "female-yujie",
-            "female-chengshu",
-            "female-tianmei",
-        )
-    ),
+    *(f"{voice}-jingpin" for voice in _BASE_VOICES),
     "clever_boy",
     "cute_boy",
     "lovely_girl",
