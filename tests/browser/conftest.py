@@ -79,7 +79,7 @@ def pytest_runtest_makereport(item, call):
 # --- servers ------------------------------------------------------------------
 
 
-def _new_site(tmp_dir: Path, name: str, **env_overrides: str) -> dict[str, str]:
+def new_site(tmp_dir: Path, name: str, **env_overrides: str) -> dict[str, str]:
     """Return the environment of a fresh, migrated site database under tmp_dir.
 
     Migrating takes seconds, so it happens once per session, into a template file
@@ -98,7 +98,7 @@ def _new_site(tmp_dir: Path, name: str, **env_overrides: str) -> dict[str, str]:
     return site_env(db_path, **env_overrides)
 
 
-def _serve(name: str, env: dict[str, str], log_dir: Path) -> SiteServer:
+def serve_site(name: str, env: dict[str, str], log_dir: Path) -> SiteServer:
     server = start_daphne(name, env, log_dir)
     _processes.append(server.process)
     return server
@@ -140,8 +140,8 @@ def chat_server(browser_tmp: Path, paced_simulator_url: str) -> Iterator[SiteSer
     Not named `live_server`: pytest-django's autouse helper would then set up its
     test database for every test that uses it.
     """
-    env = _new_site(browser_tmp, "browser", **_online_env(paced_simulator_url))
-    server = _serve("daphne-live", env, browser_tmp)
+    env = new_site(browser_tmp, "browser", **_online_env(paced_simulator_url))
+    server = serve_site("daphne-live", env, browser_tmp)
     yield server
     server.process.stop()
 
@@ -154,10 +154,10 @@ def live_server_url(chat_server: SiteServer) -> str:
 @pytest.fixture(scope="session")
 def offline_server(browser_tmp: Path) -> Iterator[SiteServer]:
     """A daphne process with no API key (the built-in simulator), on a fresh DB."""
-    env = _new_site(
+    env = new_site(
         browser_tmp, "offline", MINIMAX_SIMULATOR_CHUNK_DELAY=str(CHUNK_DELAY)
     )
-    server = _serve("daphne-offline", env, browser_tmp)
+    server = serve_site("daphne-offline", env, browser_tmp)
     yield server
     server.process.stop()
 
@@ -176,7 +176,7 @@ def two_servers(
         # A failure, not a skip: a green run must mean the browser tests ran.
         pytest.fail("redis-server is not installed (make services installs it)")
     redis, port = start_redis(browser_tmp)
-    env = _new_site(
+    env = new_site(
         browser_tmp,
         "cluster",
         REDIS_URL=f"redis://127.0.0.1:{port}/0",
@@ -185,8 +185,8 @@ def two_servers(
     _processes.append(redis)
     servers: list[SiteServer] = []
     try:
-        servers.append(_serve("daphne-1", env, browser_tmp))
-        servers.append(_serve("daphne-2", env, browser_tmp))
+        servers.append(serve_site("daphne-1", env, browser_tmp))
+        servers.append(serve_site("daphne-2", env, browser_tmp))
         first, second = servers
         # One database: a user created through either process exists for both.
         second.users = first.users

@@ -15,7 +15,7 @@ from tests.browser.chat import (
     send,
     wait_for_some_text,
 )
-from tests.browser.conftest import _new_site, _serve, sign_in
+from tests.browser.conftest import new_site, serve_site, sign_in
 from tests.browser.servers import manage
 
 
@@ -27,8 +27,8 @@ def test_a_reply_cut_by_a_crash_is_kept_and_marked_interrupted(
     context: BrowserContext, browser_tmp: Path
 ) -> None:
     # A one-process site of its own (the in-memory layer, as `make run` serves it).
-    env = _new_site(browser_tmp, "crash", MINIMAX_SIMULATOR_CHUNK_DELAY="0.02")
-    server = _serve("daphne-crash", env, browser_tmp)
+    env = new_site(browser_tmp, "crash", MINIMAX_SIMULATOR_CHUNK_DELAY="0.02")
+    server = serve_site("daphne-crash", env, browser_tmp)
     page = sign_in(context.new_page(), server)
     page.goto(f"{server.url}/")
     question = "[sim:long] Tell me a long story"
@@ -44,7 +44,7 @@ def test_a_reply_cut_by_a_crash_is_kept_and_marked_interrupted(
     seen = body_text(reply)
     # What `make run` does on the next start: repair, then serve.
     manage(env, "recover_replies")
-    restarted = _serve("daphne-crash-restarted", env, browser_tmp)
+    restarted = serve_site("daphne-crash-restarted", env, browser_tmp)
     page.goto(f"{restarted.url}{path}")
 
     expect(last_question(page)).to_contain_text(question)
