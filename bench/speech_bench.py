@@ -14,7 +14,6 @@ import time
 import tracemalloc
 
 from conversations.minimax.simulator.speech import Speech, render
-from conversations.minimax.simulator.triggers import Triggers
 
 TEXT = (
     "MiniMax speech from the offline simulator. Each syllable is a short voiced "
@@ -33,18 +32,7 @@ VOICE_MIXES = {
 
 
 def speech(voices: list[tuple[str, int]], speed: float) -> Speech:
-    return Speech(
-        text=TEXT,
-        voices=voices,
-        speed=speed,
-        vol=1.0,
-        pitch=0,
-        sample_rate=32000,
-        bitrate=128000,
-        format="mp3",
-        channels=1,
-        triggers=Triggers(),
-    )
+    return Speech(text=TEXT, voices=voices, speed=speed)
 
 
 def measure(name: str, request: Speech, repeats: int) -> None:

@@ -217,19 +217,10 @@ async def test_t2a_unknown_voice_is_2042(client):
 
 def test_a_long_text_gives_at_least_ten_seconds_of_speech():
     from conversations.minimax.simulator.speech import Speech, render
-    from conversations.minimax.simulator.triggers import Triggers
 
     speech = Speech(
         text="这是一段用来测试速度的文字。" * 4,
         voices=[("female-shaonv", 1), ("Grinch", 2)],
-        speed=1.0,
-        vol=1.0,
-        pitch=0,
-        sample_rate=32000,
-        bitrate=128000,
-        format="mp3",
-        channels=1,
-        triggers=Triggers(),
     )
     audio = render(speech)
 

@@ -210,7 +210,27 @@ def _usage(raw: Any) -> Usage | None:
     return usage
 
 
-class OpenAIStyleParser:
+class _ParserBase:
+    """What every dialect's parser shares: the reply's end state and tool calls."""
+
+    def __init__(self) -> None:
+        self._reply = _Reply()
+        self._tools = _ToolCalls()
+
+    @property
+    def terminal(self) -> bool:
+        return self._reply.terminal
+
+    def end(self) -> list[ChatEvent]:
+        return self._reply.closing_events()
+
+
+def _first_choice(payload: dict[str, Any]) -> dict[str, Any]:
+    choices = payload.get("choices") or []  # [] on the usage-only chunk
+    return choices[0] if choices and isinstance(choices[0], dict) else {}
+
+
+class OpenAIStyleParser(_ParserBase):
     """chatcompletion_v2 and /v1/chat/completions replies (protocol §1.3-1.6).
 
     The stream ends with a `chat.completion` event that repeats the whole message:
@@ -218,21 +238,15 @@ class OpenAIStyleParser:
     """
 
     def __init__(self, splitter: ThinkSplitter | None = None) -> None:
-        self._reply = _Reply()
+        super().__init__()
         self._splitter = splitter
         self._content = _Increments()
         self._reasoning = _Increments()
         self._details = _Increments()
-        self._tools = _ToolCalls()
-
-    @property
-    def terminal(self) -> bool:
-        return self._reply.terminal
 
     def feed(self, payload: dict[str, Any]) -> list[ChatEvent]:
         events = self._reply.note(payload)
-        choices = payload.get("choices") or []  # [] on the usage-only chunk
-        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+        choice = _first_choice(payload)
         if isinstance(choice.get("delta"), dict):
             events += self._delta(choice["delta"])
         elif isinstance(choice.get("message"), dict):
@@ -248,9 +262,6 @@ class OpenAIStyleParser:
 
     def drain(self) -> list[ChatEvent]:
         return self._content_events("", final=True)
-
-    def end(self) -> list[ChatEvent]:
-        return self._reply.closing_events()
 
     def _delta(self, delta: dict[str, Any]) -> list[ChatEvent]:
         events: list[ChatEvent] = []
@@ -302,7 +313,7 @@ def _details_text(message: dict[str, Any]) -> str:
     )
 
 
-class ProParser:
+class ProParser(_ParserBase):
     """chatcompletion_pro replies (protocol §2.2-2.3).
 
     Partial events carry the increment in `choices[0].messages[0].text` and no
@@ -311,18 +322,12 @@ class ProParser:
     """
 
     def __init__(self) -> None:
-        self._reply = _Reply()
+        super().__init__()
         self._text = _Increments()
-        self._tools = _ToolCalls()
-
-    @property
-    def terminal(self) -> bool:
-        return self._reply.terminal
 
     def feed(self, payload: dict[str, Any]) -> list[ChatEvent]:
         events = self._reply.note(payload)
-        choices = payload.get("choices") or []
-        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+        choice = _first_choice(payload)
         messages = choice.get("messages") or [{}]
         message = messages[0] if isinstance(messages[0], dict) else {}
         finish_reason = choice.get("finish_reason")
@@ -352,9 +357,6 @@ class ProParser:
         if self._tools.count and reason in (None, "stop"):
             return "tool_calls"
         return reason or "stop"
-
-    def end(self) -> list[ChatEvent]:
-        return self._reply.closing_events()
 
 
 def _text(text: str) -> list[ChatEvent]:

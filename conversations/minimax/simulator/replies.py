@@ -105,7 +105,7 @@ def compose(prompt: Prompt, *, reasoning: bool, long: bool = False) -> Answer:
     if long:
         content_pieces = _long_pieces(prompt, zh)
     else:
-        text = _zh_reply(prompt, seed) if zh else _en_reply(prompt, seed)
+        text = _reply(prompt, seed, ZH if zh else EN)
         content_pieces = split_pieces(text, seed)
     reasoning_pieces: list[str] = []
     if reasoning:
@@ -154,47 +154,58 @@ ZH_POINTS = (
 )
 
 
-def _en_reply(prompt: Prompt, seed: int) -> str:
+@dataclass(frozen=True, slots=True)
+class Phrasebook:
+    """The words of the default reply in one language; the template is shared."""
+
+    titles: tuple[str, ...]
+    points: tuple[str, ...]
+    speaker: str  # "{speaker}" is the bot's name
+    tool: str  # "{result}" is the quoted tool result
+    asked: str
+    three_points: str
+    footer: str
+
+
+EN = Phrasebook(
+    EN_TITLES,
+    EN_POINTS,
+    speaker="**{speaker}** here. ",
+    tool="The tool returned: `{result}`\n\n",
+    asked="You asked:",
+    three_points="Here is a simulated answer in **three points**:",
+    footer="*This reply comes from the offline simulator.*",
+)
+ZH = Phrasebook(
+    ZH_TITLES,
+    ZH_POINTS,
+    speaker="我是**{speaker}**。",
+    tool="工具返回：`{result}`\n\n",
+    asked="你问：",
+    three_points="下面是模拟回答，分**三点**：",
+    footer="*本回复来自离线模拟器。*",
+)
+
+
+def _reply(prompt: Prompt, seed: int, book: Phrasebook) -> str:
     rng = random.Random(seed)
-    points = rng.sample(EN_POINTS, 3)
-    lead = f"**{prompt.speaker}** here. " if prompt.speaker else ""
+    points = rng.sample(book.points, 3)
+    lead = book.speaker.format(speaker=prompt.speaker) if prompt.speaker else ""
     tool = (
-        f"The tool returned: `{_quote(prompt.tool_result, 60)}`\n\n"
+        book.tool.format(result=_quote(prompt.tool_result, 60))
         if prompt.tool_result
         else ""
     )
     return (
-        f"## {rng.choice(EN_TITLES)}\n\n"
-        f"{tool}{lead}You asked:\n\n> {_quote(prompt.question)}\n\n"
-        "Here is a simulated answer in **three points**:\n\n"
+        f"## {rng.choice(book.titles)}\n\n"
+        f"{tool}{lead}{book.asked}\n\n> {_quote(prompt.question)}\n\n"
+        f"{book.three_points}\n\n"
         + "".join(f"- {p}\n" for p in points)
         + "\n```python\n"
         + "def answer() -> str:\n"
         + f"    return {json.dumps(_keyword(prompt.question), ensure_ascii=False)}\n"
         + "```\n\n"
-        + "*This reply comes from the offline simulator.*"
-    )
-
-
-def _zh_reply(prompt: Prompt, seed: int) -> str:
-    rng = random.Random(seed)
-    points = rng.sample(ZH_POINTS, 3)
-    lead = f"我是**{prompt.speaker}**。" if prompt.speaker else ""
-    tool = (
-        f"工具返回：`{_quote(prompt.tool_result, 60)}`\n\n"
-        if prompt.tool_result
-        else ""
-    )
-    return (
-        f"## {rng.choice(ZH_TITLES)}\n\n"
-        f"{tool}{lead}你问：\n\n> {_quote(prompt.question)}\n\n"
-        "下面是模拟回答，分**三点**：\n\n"
-        + "".join(f"- {p}\n" for p in points)
-        + "\n```python\n"
-        + "def answer() -> str:\n"
-        + f"    return {json.dumps(_keyword(prompt.question), ensure_ascii=False)}\n"
-        + "```\n\n"
-        + "*本回复来自离线模拟器。*"
+        + book.footer
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import array
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .audio import Voicing, encode_mp3, encode_wav, synthesize, word_count
@@ -34,14 +34,15 @@ class Speech:
 
     text: str  # what is spoken: the request text without trigger phrases
     voices: list[tuple[str, int]]
-    speed: float
-    vol: float
-    pitch: int
-    sample_rate: int
-    bitrate: int
-    format: str
-    channels: int
-    triggers: Triggers
+    # The rest default to the vendor's defaults (minimax-protocol §3.3).
+    speed: float = 1.0
+    vol: float = 1.0
+    pitch: int = 0
+    sample_rate: int = 32000
+    bitrate: int = 128000
+    format: str = "mp3"
+    channels: int = 1
+    triggers: Triggers = field(default_factory=Triggers)
 
 
 @dataclass(slots=True)
