@@ -7,10 +7,10 @@ environment.
 """
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -30,14 +30,36 @@ def env_float(name: str, default: float) -> float:
 
 DEBUG = env_bool("DJANGO_DEBUG")
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "Set DJANGO_SECRET_KEY (or DJANGO_DEBUG=1 for local development)."
-        )
-    # Only ever used with DEBUG on, on a developer's machine.
-    SECRET_KEY = "django-insecure-local-development-only-key-do-not-deploy-0123456789"
+# Where the site keeps what it writes itself: the generated secret key, media files.
+DATA_DIR = Path(os.environ.get("CHAT_DATA_DIR") or BASE_DIR / "var")
+
+
+def load_or_create_secret_key(path: Path) -> str:
+    """Return the key kept in `path`, making a random one (mode 0600) the first time.
+
+    A fresh checkout then runs with no configuration at all, and sessions survive a
+    restart; DJANGO_SECRET_KEY, when set, always wins (as Open WebUI does with its
+    .webui_secret_key file).
+    """
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    try:
+        # O_EXCL: two processes starting at once agree on the first one's key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as key_file:
+        key_file.write(key + "\n")
+    return key
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or load_or_create_secret_key(
+    DATA_DIR / "secret_key"
+)
 
 ALLOWED_HOSTS = [
     host.strip()
