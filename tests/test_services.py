@@ -1,14 +1,16 @@
 """The reply flow: what is stored, when, and what the open pages are told."""
 
 import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from conversations import relay, services
-from conversations.frames import message_json
+from conversations.frames import message_deleted, message_json, reply_done
 from conversations.minimax import errors
 from conversations.minimax.events import (
     Finish,
@@ -20,6 +22,7 @@ from conversations.minimax.events import (
 )
 from conversations.models import Conversation, Message
 from conversations.replies import runner
+from conversations.signals import reply_finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -565,3 +568,211 @@ def test_a_reply_unsaved_for_ten_seconds_is_dead_only_on_a_one_process_site(
     orphan.refresh_from_db()
     assert (orphan.status == "interrupted") is repaired
     assert orphan.content == "cut off"
+
+
+# --- Frames only for committed writes -------------------------------------------
+
+
+async def test_a_rolled_back_write_sends_no_frame(conversation, channel_layer):
+    channel = await subscribe(channel_layer, conversation)
+
+    def write(outbox, conversation_id):
+        with transaction.atomic():
+            outbox.post_on_commit(conversation_id, message_deleted(1))
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        await relay.run_write(write, conversation.pk)
+
+    assert await frames_on(channel_layer, channel) == []
+
+
+async def test_a_committed_write_is_announced_even_if_a_later_step_fails(
+    conversation, channel_layer
+):
+    channel = await subscribe(channel_layer, conversation)
+
+    def write(outbox, conversation_id):
+        with transaction.atomic():
+            outbox.post_on_commit(conversation_id, message_deleted(1))
+        with transaction.atomic():
+            outbox.post_on_commit(conversation_id, message_deleted(2))
+            raise RuntimeError("the second one rolled back")
+
+    with pytest.raises(RuntimeError):
+        await relay.run_write(write, conversation.pk)
+
+    assert await frames_on(channel_layer, channel) == [message_deleted(1)]
+
+
+async def test_a_message_whose_transaction_fails_is_neither_stored_nor_announced(
+    conversation, fake_minimax, channel_layer, monkeypatch
+):
+    channel = await subscribe(channel_layer, conversation)
+
+    def broken_request(self, **kwargs):
+        raise RuntimeError("building the request failed")
+
+    monkeypatch.setattr(Conversation, "chat_request", broken_request)
+
+    with pytest.raises(RuntimeError):
+        await services.send_message(conversation.pk, "Hello", "c-1")
+
+    assert await get_messages(conversation) == []
+    assert await frames_on(channel_layer, channel) == []
+    assert fake_minimax.requests == []
+
+
+# --- A database that is busy for a moment -----------------------------------------
+
+
+def fail_first(monkeypatch, name: str, error: Exception, times: int) -> list[str]:
+    """Make runner.<name> raise `error` on its first `times` calls; log each call."""
+    real = getattr(runner, name)
+    calls: list[str] = []
+
+    def flaky(*args, **kwargs):
+        calls.append("failed" if len(calls) < times else "ok")
+        if calls[-1] == "failed":
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, name, flaky)
+    monkeypatch.setattr(runner, "RETRY_BACKOFF", 0.01)
+    return calls
+
+
+async def wait_for_content(conversation) -> Message:
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        reply = (await get_messages(conversation))[-1]
+        if reply.content:
+            return reply
+    raise AssertionError("the reply was never checkpointed")
+
+
+async def test_a_checkpoint_that_meets_a_locked_database_retries_and_the_reply_goes_on(
+    conversation, fake_minimax, channel_layer, fast_checkpoints, monkeypatch
+):
+    calls = fail_first(
+        monkeypatch, "write_checkpoint", OperationalError("database is locked"), 2
+    )
+    gate = asyncio.Event()
+    fake_minimax.enqueue([*THREE_CHUNKS, gate, TextDelta("!"), Finish("stop")])
+
+    await services.send_message(conversation.pk, "Go")
+    reply = await wait_for_content(conversation)
+    gate.set()
+    await runner.wait_for_replies()
+
+    assert calls[:3] == ["failed", "failed", "ok"]
+    assert (reply.content, reply.status) == ("one two three", "streaming")
+    reply = (await get_messages(conversation))[-1]
+    assert (reply.content, reply.status) == ("one two three!", "complete")
+    assert fake_minimax.closed_early == 0
+
+
+async def test_a_database_unreachable_for_every_retry_skips_the_checkpoint_only(
+    conversation, fake_minimax, channel_layer, fast_checkpoints, monkeypatch
+):
+    calls = fail_first(
+        monkeypatch, "write_checkpoint", InterfaceError("connection already closed"), 3
+    )
+    gate = asyncio.Event()
+    fake_minimax.enqueue([*THREE_CHUNKS, gate, TextDelta("!"), Finish("stop")])
+
+    await services.send_message(conversation.pk, "Go")
+    reply = await wait_for_content(conversation)
+    gate.set()
+    await runner.wait_for_replies()
+
+    # Three attempts for the first checkpoint, all failed; the next one saved.
+    assert calls[:4] == ["failed", "failed", "failed", "ok"]
+    assert reply.content == "one two three"
+    reply = (await get_messages(conversation))[-1]
+    assert (reply.content, reply.status) == ("one two three!", "complete")
+
+
+async def test_the_final_save_retries_a_locked_database_then_announces_once(
+    conversation, fake_minimax, channel_layer, monkeypatch
+):
+    calls = fail_first(
+        monkeypatch, "write_outcome", OperationalError("database is locked"), 1
+    )
+    channel = await subscribe(channel_layer, conversation)
+
+    await services.send_message(conversation.pk, "Hi")
+    await runner.wait_for_replies()
+
+    assert calls == ["failed", "ok"]
+    reply = (await get_messages(conversation))[-1]
+    assert (reply.content, reply.status) == ("Hello, world.", "complete")
+    done = [
+        f for f in await frames_on(channel_layer, channel) if f["type"] == "reply.done"
+    ]
+    assert done == [reply_done(reply)]
+
+
+async def test_a_reply_whose_row_is_gone_stops_without_saving_or_announcing(
+    conversation, fake_minimax, channel_layer, fast_checkpoints
+):
+    gate = asyncio.Event()
+    fake_minimax.enqueue([*THREE_CHUNKS, gate, TextDelta("more"), Finish("stop")])
+    channel = await subscribe(channel_layer, conversation)
+    await services.send_message(conversation.pk, "Hi")
+    await next_frame(channel_layer, channel, "reply.delta")
+
+    await database_sync_to_async(
+        Message.objects.filter(role="assistant", conversation=conversation).delete
+    )()
+    await asyncio.wait_for(runner.wait_for_replies(), timeout=2)
+
+    assert fake_minimax.closed_early == 1
+    assert [m.role for m in await get_messages(conversation)] == ["user"]
+    remaining = [f["type"] for f in await frames_on(channel_layer, channel)]
+    assert "reply.done" not in remaining
+
+
+# --- reply_finished --------------------------------------------------------------
+
+
+async def test_reply_finished_is_sent_after_the_final_save_in_the_database_thread(
+    conversation, fake_minimax, channel_layer
+):
+    heard = []
+
+    def listener(sender, message, **kwargs):
+        stored = Message.objects.get(pk=message.pk)
+        heard.append((sender, message.status, stored.status, threading.get_ident()))
+
+    reply_finished.connect(listener)
+    try:
+        await services.send_message(conversation.pk, "Hi")
+        await runner.wait_for_replies()
+    finally:
+        reply_finished.disconnect(listener)
+
+    ((sender, status, stored_status, thread),) = heard
+    assert (sender, status, stored_status) == (Message, "complete", "complete")
+    assert thread != threading.get_ident()  # not on the event loop
+
+
+async def test_a_failing_reply_finished_listener_does_not_fail_the_reply(
+    conversation, fake_minimax, channel_layer
+):
+    channel = await subscribe(channel_layer, conversation)
+
+    def broken(sender, message, **kwargs):
+        raise RuntimeError("listener bug")
+
+    reply_finished.connect(broken)
+    try:
+        await services.send_message(conversation.pk, "Hi")
+        await runner.wait_for_replies()
+    finally:
+        reply_finished.disconnect(broken)
+
+    reply = (await get_messages(conversation))[-1]
+    assert reply.status == "complete"
+    types = [f["type"] for f in await frames_on(channel_layer, channel)]
+    assert types[-1] == "reply.done"

@@ -354,6 +354,7 @@ class Reply:
         except (OperationalError, InterfaceError):
             # Still unavailable: go on streaming; the next checkpoint has it all.
             logger.warning("Reply %s: checkpoint skipped", self.message.pk)
+            self.state.mark_changed()
             return
         if rows == 0:
             self._row_gone()

@@ -88,7 +88,7 @@ class ReplyState:
         self._started = self._clock()
 
     def elapsed_ms(self) -> int:
-        return int((self._clock() - self._started) * 1000)
+        return round((self._clock() - self._started) * 1000)
 
     @property
     def text(self) -> str:
@@ -152,6 +152,10 @@ class ReplyState:
         """Return whether text arrived since the last call (a checkpoint is due)."""
         changed, self._changed = self._changed, False
         return changed
+
+    def mark_changed(self) -> None:
+        """A checkpoint failed: the next one is due even if no text arrives."""
+        self._changed = True
 
     def checkpoint_fields(self, now: datetime) -> dict[str, Any]:
         return {"content": self.text, "reasoning": self.reasoning, "checkpoint_at": now}
