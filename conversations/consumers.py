@@ -5,10 +5,10 @@ Server -> browser: message.created, reply.delta, reply.snapshot, reply.done,
 message.deleted, error.
 
 The consumer is thin: it checks who is asking and what they sent, and hands the
-work to `services` (writes) and `replies.runner` (stop, snapshots), whose reply
-runs in a task of its own. Streaming inside
-receive_json would block the next frame (stop) until the reply ended; and closing
-the socket must not end the reply.
+work to `services` (the writes that start a reply) and `replies.runner` (stop,
+snapshots); the reply runs in a task of its own. Streaming inside receive_json
+would block the next frame (stop) until the reply ended; and closing the socket
+must not end the reply.
 """
 
 from __future__ import annotations
