@@ -5,9 +5,10 @@ Server -> browser: message.created, reply.delta, reply.snapshot, reply.done,
 message.deleted, error.
 
 The consumer is thin: it checks who is asking and what they sent, and hands the
-work to `services`, whose reply runs in a task of its own. Streaming inside
-receive_json would block the next frame (stop) until the reply ended; and closing
-the socket must not end the reply.
+work to `services` (the writes that start a reply) and `replies.runner` (stop,
+snapshots); the reply runs in a task of its own. Streaming inside receive_json
+would block the next frame (stop) until the reply ended; and closing the socket
+must not end the reply.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from conversations import services
+from conversations import frames, services
 from conversations.models import Conversation
-from conversations.replies import group_name
+from conversations.relay import group_name
+from conversations.replies import runner
 
 # On connecting, a page also hears about a reply that ended this recently: it may
 # have been rendered while the reply still streamed.
@@ -47,7 +49,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         # Joined first, then asked: text from before the snapshot arrives in it, text
         # after it in deltas; the page skips the overlap by offset.
-        await services.request_snapshot(
+        await runner.request_snapshot(
             self.conversation_id, self.channel_name, ended_within=RECENTLY_ENDED
         )
 
@@ -103,18 +105,18 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def stop_reply(self, frame: dict[str, Any]) -> None:
-        await services.request_stop(self.conversation_id)
+        await runner.request_stop(self.conversation_id)
 
     async def regenerate(self, frame: dict[str, Any]) -> None:
         await services.regenerate(self.conversation_id)
 
     async def resync(self, frame: dict[str, Any]) -> None:
-        await services.request_snapshot(self.conversation_id, self.channel_name)
+        await runner.request_snapshot(self.conversation_id, self.channel_name)
 
     async def send_error(self, code: str, message: str) -> None:
-        await self.send_json({"type": "error", "code": code, "message": message})
+        await self.send_json(frames.error(code, message))
 
-    # Channel-layer events (type "conversation.frame") from services.
+    # Channel-layer events (type "conversation.frame", relay.FRAME_EVENT).
 
     async def conversation_frame(self, event: dict[str, Any]) -> None:
         await self.send_json(event["frame"])
@@ -128,7 +130,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             .exists()
         ):
             return False
-        services.recover_stale_replies(self.conversation_id)
+        runner.recover_stale_replies(self.conversation_id)
         return True
 
 

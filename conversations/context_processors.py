@@ -1,6 +1,6 @@
-from django.conf import settings
+from conversations import upstream
 
 
 def minimax_mode(request):
     """Tell every page whether replies come from the built-in simulator."""
-    return {"minimax_offline": not settings.MINIMAX_API_KEY}
+    return {"minimax_offline": upstream.is_offline()}

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
 from django.forms.models import model_to_dict
 from django.utils.translation import gettext_lazy as _
 
@@ -18,10 +15,10 @@ from conversations.minimax.catalog import (
     TOP_P_RANGE,
     Dialect,
 )
+from conversations.minimax.schema import schema_name_is_valid
 from conversations.minimax.types import DEFAULT_BOT_NAME, DEFAULT_USER_NAME
 from conversations.models import Conversation
 
-SCHEMA_NAME = re.compile(r"^\w{1,64}$", re.ASCII)
 SYSTEM_PROMPT_MAX = 32_000
 
 
@@ -127,7 +124,7 @@ class ConversationSettingsForm(forms.ModelForm):
                 code="not_object",
             )
         name = value.get("name")
-        if not isinstance(name, str) or not SCHEMA_NAME.match(name):
+        if not schema_name_is_valid(name):
             raise forms.ValidationError(
                 _(
                     'The schema needs a "name" of 1 to 64 letters, digits or '
@@ -187,25 +184,3 @@ class ConversationSettingsForm(forms.ModelForm):
                 ),
             )
         return cleaned
-
-
-class FirstUserForm(UserCreationForm):
-    """The account created on an empty site: it administers everything."""
-
-    class Meta(UserCreationForm.Meta):
-        model = get_user_model()
-        fields = ("username",)
-
-    def save(self, commit: bool = True):
-        user = super().save(commit=False)
-        user.is_staff = True
-        user.is_superuser = True
-        if commit:
-            user.save()
-        return user
-
-
-class SignupForm(UserCreationForm):
-    class Meta(UserCreationForm.Meta):
-        model = get_user_model()
-        fields = ("username",)

@@ -7,8 +7,7 @@ MiniMax said about it (status, finish reason, usage, safety flags, timings).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -18,19 +17,20 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from conversations.minimax.catalog import Dialect, get_model
+from conversations.minimax.catalog import Dialect
+from conversations.minimax.prompting import (
+    ConversationSettings,
+    Turn,
+    build_chat_request,
+    reply_sender_name,
+)
 from conversations.minimax.types import (
     DEFAULT_BOT_NAME,
     DEFAULT_USER_NAME,
-    BotSetting,
-    ChatMessage,
     ChatRequest,
 )
 
 TITLE_LENGTH = 60
-# A pro conversation needs a bot description; this one is used when the user left
-# the system prompt blank.
-DEFAULT_BOT_CONTENT = "{bot_name} is a helpful, honest assistant."
 
 
 class DialectChoices(models.TextChoices):
@@ -101,41 +101,40 @@ class Conversation(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("conversation", kwargs={"conversation_id": self.pk})
 
-    @property
-    def dialect_enum(self) -> Dialect:
-        return (
-            Dialect(self.dialect)
-            if self.dialect
-            else get_model(self.model).default_dialect
+    def prompt_settings(self) -> ConversationSettings:
+        """Return what this conversation decides about its replies, for the vendor."""
+        return ConversationSettings(
+            model=self.model,
+            dialect=self.dialect or None,
+            system_prompt=self.system_prompt,
+            bot_name=self.bot_name,
+            user_name=self.user_name,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            json_schema=self.json_schema or None,
         )
 
     def title_from(self, content: str) -> str:
         """Return a title made from the first user message: one line, ~60 chars."""
         return Truncator(" ".join(content.split())).chars(TITLE_LENGTH)
 
-    def prompt_messages(self) -> list[ChatMessage]:
-        """Return the stored history as the turns to send upstream, oldest first.
+    def history(self) -> list[Turn]:
+        """Return the stored turns to send upstream, oldest first.
 
         Assistant turns that failed, or never got any text, are left out: the model
         would otherwise be shown a half answer, or an empty turn some endpoints
         refuse. A reply that is still streaming is not history yet.
         """
-        turns: list[ChatMessage] = []
+        turns: list[Turn] = []
         for message in self.messages.order_by("created_at", "id"):
             if message.role == Message.Role.USER:
-                turns.append(ChatMessage("user", message.content, name=self.user_name))
-            elif message.role == Message.Role.ASSISTANT:
-                if message.status in Message.UNUSABLE_STATUSES:
-                    continue
-                if not message.content.strip() and not message.tool_calls:
-                    continue
+                turns.append(Turn("user", message.content))
+            elif message.role == Message.Role.ASSISTANT and message.usable_as_history:
                 turns.append(
-                    ChatMessage(
+                    Turn(
                         "assistant",
                         message.content,
-                        # The current bot name: pro refuses a sender it does
-                        # not know, and a renamed bot keeps its past turns.
-                        name=self.bot_name,
                         reasoning=message.reasoning,
                         tool_calls=message.tool_calls,
                     )
@@ -144,29 +143,11 @@ class Conversation(models.Model):
 
     def chat_request(self, *, stream: bool = True) -> ChatRequest:
         """Return the request for the next reply, in this conversation's dialect."""
-        dialect = self.dialect_enum
-        messages = self.prompt_messages()
-        bot_setting: list[BotSetting] = []
-        if dialect == Dialect.PRO:
-            bot_name = self.bot_name or DEFAULT_BOT_NAME
-            content = self.system_prompt.strip() or DEFAULT_BOT_CONTENT.format(
-                bot_name=bot_name
-            )
-            bot_setting = [BotSetting(bot_name=bot_name, content=content)]
-        elif self.system_prompt.strip():
-            messages.insert(0, ChatMessage("system", self.system_prompt.strip()))
-        return ChatRequest(
-            model=self.model,
-            messages=messages,
-            dialect=dialect,
-            stream=stream,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            json_schema=self.json_schema or None,
-            bot_setting=bot_setting,
-            user_name=self.user_name or DEFAULT_USER_NAME,
-        )
+        return build_chat_request(self.prompt_settings(), self.history(), stream=stream)
+
+    def reply_sender_name(self) -> str:
+        """Return the label a new reply of this conversation is stored under."""
+        return reply_sender_name(self.prompt_settings())
 
 
 class MessageQuerySet(models.QuerySet):
@@ -296,47 +277,9 @@ class Message(models.Model):
     def flagged(self) -> bool:
         return self.input_sensitive or self.output_sensitive
 
-    def as_dict(self) -> dict[str, Any]:
-        """Return the message as the "Message" JSON of docs/websocket.md."""
-        error = None
-        if self.error_kind:
-            error = {
-                "kind": self.error_kind,
-                "code": self.error_code,
-                "message": self.error_message,
-            }
-        usage = None
-        if any(
-            value is not None
-            for value in (self.prompt_tokens, self.completion_tokens, self.total_tokens)
-        ):
-            usage = {
-                "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens,
-                "total_tokens": self.total_tokens,
-            }
-        return {
-            "id": self.pk,
-            "role": self.role,
-            "sender_name": self.sender_name,
-            "content": self.content,
-            "reasoning": self.reasoning,
-            "status": self.status,
-            "finish_reason": self.finish_reason,
-            "error": error,
-            "usage": usage,
-            "input_sensitive": self.input_sensitive,
-            "input_sensitive_type": self.input_sensitive_type,
-            "output_sensitive": self.output_sensitive,
-            "output_sensitive_type": self.output_sensitive_type,
-            "first_token_ms": self.first_token_ms,
-            "duration_ms": self.duration_ms,
-            "json_valid": self.json_valid,
-            "created_at": _iso_utc(self.created_at),
-        }
-
-
-def _iso_utc(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    @property
+    def usable_as_history(self) -> bool:
+        """Whether this reply is shown to the model as a past turn."""
+        if self.status in self.UNUSABLE_STATUSES:
+            return False
+        return bool(self.content.strip() or self.tool_calls)

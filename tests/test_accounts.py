@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +104,66 @@ def test_open_signup_creates_a_plain_user(client, user, settings):
     carol = get_user_model().objects.get(username="carol")
     assert not carol.is_staff and not carol.is_superuser
     assert client.get("/").status_code == 200
+
+
+def test_password_change_needs_sign_in(client, user):
+    response = client.get("/account/password/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/account/password/"
+
+
+def test_a_user_changes_their_own_password_and_stays_signed_in(client, user):
+    client.force_login(user)
+    page = client.get("/account/password/")
+    assert page.status_code == 200
+    assert 'name="old_password"' in page.content.decode()
+
+    response = client.post(
+        "/account/password/",
+        {
+            "old_password": "ada-password-1",
+            "new_password1": "a-new-long-pass-7q",
+            "new_password2": "a-new-long-pass-7q",
+        },
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/account/password/done/"
+    user.refresh_from_db()
+    assert user.check_password("a-new-long-pass-7q")
+    assert client.get("/").status_code == 200
+    assert client.get("/account/password/done/").status_code == 200
+
+
+def test_password_change_signs_out_other_sessions(client, user):
+    other_device = Client()
+    other_device.force_login(user)
+    client.force_login(user)
+
+    client.post(
+        "/account/password/",
+        {
+            "old_password": "ada-password-1",
+            "new_password1": "a-new-long-pass-7q",
+            "new_password2": "a-new-long-pass-7q",
+        },
+    )
+
+    assert other_device.get("/").status_code == 302
+
+
+def test_password_change_wants_the_old_password(client, user):
+    client.force_login(user)
+
+    response = client.post(
+        "/account/password/",
+        {
+            "old_password": "not-my-password",
+            "new_password1": "a-new-long-pass-7q",
+            "new_password2": "a-new-long-pass-7q",
+        },
+    )
+
+    assert response.status_code == 200
+    user.refresh_from_db()
+    assert user.check_password("ada-password-1")

@@ -10,9 +10,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django.utils import timezone
 
-from conversations import services
 from conversations.minimax.events import Finish, TextDelta
 from conversations.models import Conversation, Message
+from conversations.replies import runner
 from tests.fixtures.app import ws_communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -248,7 +248,7 @@ async def test_closing_the_page_mid_reply_lets_it_finish_and_be_saved(
 
     await socket.disconnect()
     gate.set()
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     _, reply = await stored(conversation)
     assert reply.status == "complete"

@@ -11,80 +11,17 @@ from django.utils import timezone
 
 from conversations.minimax.catalog import Dialect
 from conversations.minimax.dialects.requests import build_body
+from conversations.minimax.prompting import DEFAULT_BOT_CONTENT, Turn
 from conversations.minimax.types import BotSetting, ChatMessage
 from conversations.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db
-
-MESSAGE_KEYS = {
-    "id",
-    "role",
-    "sender_name",
-    "content",
-    "reasoning",
-    "status",
-    "finish_reason",
-    "error",
-    "usage",
-    "input_sensitive",
-    "input_sensitive_type",
-    "output_sensitive",
-    "output_sensitive_type",
-    "first_token_ms",
-    "duration_ms",
-    "json_valid",
-    "created_at",
-}
 
 
 def add(conversation, role, content, **fields) -> Message:
     return Message.objects.create(
         conversation=conversation, role=role, content=content, **fields
     )
-
-
-def test_as_dict_of_a_user_message_has_exactly_the_documented_keys(conversation):
-    message = add(conversation, "user", "Hi")
-
-    data = message.as_dict()
-
-    assert set(data) == MESSAGE_KEYS
-    assert data["role"] == "user"
-    assert data["status"] == "complete"
-    assert data["error"] is None
-    assert data["usage"] is None
-    assert data["created_at"].endswith("Z")
-
-
-def test_as_dict_of_a_failed_reply_carries_error_usage_and_timings(conversation):
-    message = add(
-        conversation,
-        "assistant",
-        "partial",
-        status="error",
-        error_kind="rate_limit",
-        error_code=1002,
-        error_message="Slow down.",
-        prompt_tokens=5,
-        completion_tokens=3,
-        total_tokens=8,
-        first_token_ms=120,
-        duration_ms=900,
-    )
-
-    data = message.as_dict()
-
-    assert data["error"] == {
-        "kind": "rate_limit",
-        "code": 1002,
-        "message": "Slow down.",
-    }
-    assert data["usage"] == {
-        "prompt_tokens": 5,
-        "completion_tokens": 3,
-        "total_tokens": 8,
-    }
-    assert (data["first_token_ms"], data["duration_ms"]) == (120, 900)
 
 
 def test_conversation_url_and_owner_filter(conversation, user, other_user):
@@ -103,7 +40,7 @@ def test_title_from_first_message_is_one_short_line(conversation):
     assert "\n" not in title
 
 
-def test_prompt_messages_skip_failed_empty_and_streaming_replies(conversation):
+def test_history_skips_failed_empty_and_streaming_replies(conversation):
     conversation.user_name, conversation.bot_name = "Ada", "Bot"
     add(conversation, "user", "one")
     add(conversation, "assistant", "first answer", sender_name="Bot", reasoning="hmm")
@@ -116,7 +53,7 @@ def test_prompt_messages_skip_failed_empty_and_streaming_replies(conversation):
     add(conversation, "user", "five")
     add(conversation, "assistant", "so far", status="streaming")
 
-    turns = conversation.prompt_messages()
+    turns = conversation.history()
 
     assert [(t.role, t.content) for t in turns] == [
         ("user", "one"),
@@ -127,8 +64,10 @@ def test_prompt_messages_skip_failed_empty_and_streaming_replies(conversation):
         ("assistant", "kept"),
         ("user", "five"),
     ]
-    assert turns[0].name == "Ada"
-    assert turns[1] == ChatMessage(
+    assert turns[1] == Turn("assistant", "first answer", reasoning="hmm")
+    request = conversation.chat_request()
+    assert request.messages[0] == ChatMessage("user", "one", name="Ada")
+    assert request.messages[1] == ChatMessage(
         "assistant", "first answer", name="Bot", reasoning="hmm"
     )
 
@@ -202,9 +141,8 @@ def test_chat_request_pro_without_a_system_prompt_describes_the_bot(user):
 
     request = conversation.chat_request()
 
-    (bot,) = request.bot_setting
-    assert bot.bot_name == "MM智能助理"
-    assert "MM智能助理" in bot.content
+    # The vendor quick-start's description: the one default, in the vendor package.
+    assert request.bot_setting == [BotSetting("MM智能助理", DEFAULT_BOT_CONTENT)]
 
 
 def test_flagged_finds_input_and_output_flags(conversation):

@@ -1,14 +1,16 @@
 """The reply flow: what is stored, when, and what the open pages are told."""
 
 import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db.models.signals import post_save
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from conversations import replies, services
+from conversations import relay, services
+from conversations.frames import message_deleted, message_json, reply_done
 from conversations.minimax import errors
 from conversations.minimax.events import (
     Finish,
@@ -19,6 +21,8 @@ from conversations.minimax.events import (
     ToolCallDelta,
 )
 from conversations.models import Conversation, Message
+from conversations.replies import runner
+from conversations.signals import reply_finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +32,7 @@ THREE_CHUNKS = [TextDelta("one "), TextDelta("two "), TextDelta("three")]
 async def subscribe(layer, conversation) -> str:
     """Return a channel that receives what the conversation's pages receive."""
     channel = await layer.new_channel()
-    await layer.group_add(replies.group_name(conversation.pk), channel)
+    await layer.group_add(relay.group_name(conversation.pk), channel)
     return channel
 
 
@@ -57,13 +61,29 @@ def messages(conversation) -> list[Message]:
 get_messages = database_sync_to_async(messages)
 
 
+def count_writes(monkeypatch, writes: list[str]) -> None:
+    """Record each save of a reply in `writes`: "checkpoint" or "outcome"."""
+    write_checkpoint, write_outcome = runner.write_checkpoint, runner.write_outcome
+
+    def checkpoint(*args, **kwargs):
+        writes.append("checkpoint")
+        return write_checkpoint(*args, **kwargs)
+
+    def outcome(*args, **kwargs):
+        writes.append("outcome")
+        return write_outcome(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "write_checkpoint", checkpoint)
+    monkeypatch.setattr(runner, "write_outcome", outcome)
+
+
 async def test_reply_is_streamed_saved_and_announced(
     conversation, fake_minimax, channel_layer
 ):
     channel = await subscribe(channel_layer, conversation)
 
     await services.send_message(conversation.pk, "What is a monad?", "c-1")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     user_message, reply = await get_messages(conversation)
     assert (user_message.role, user_message.content) == ("user", "What is a monad?")
@@ -87,7 +107,7 @@ async def test_reply_is_streamed_saved_and_announced(
     assert frames[0]["message"]["id"] == user_message.pk
     assert frames[1]["message"]["status"] == "streaming"
     assert types[-1] == "reply.done"
-    assert frames[-1]["message"] == reply.as_dict()
+    assert frames[-1]["message"] == message_json(reply)
     deltas = [frame for frame in frames if frame["type"] == "reply.delta"]
     assert "".join(frame["text"] for frame in deltas) == "Hello, world."
     refreshed = await database_sync_to_async(Conversation.objects.get)(
@@ -100,9 +120,9 @@ async def test_context_sent_upstream_is_the_stored_history(
     conversation, fake_minimax, channel_layer
 ):
     await services.send_message(conversation.pk, "first")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
     await services.send_message(conversation.pk, "second")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     request = fake_minimax.requests[-1]
     assert [(m.role, m.content) for m in request.messages] == [
@@ -125,7 +145,7 @@ async def test_user_message_is_stored_before_upstream_even_when_it_fails(
     fake_minimax.enqueue([StreamError(errors.UpstreamUnreachable())])
 
     await services.send_message(conversation.pk, "Are you there?")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     assert ("user", "Are you there?") in seen_by_upstream
     user_message, reply = await get_messages(conversation)
@@ -135,7 +155,7 @@ async def test_user_message_is_stored_before_upstream_even_when_it_fails(
 
 
 async def test_hundreds_of_deltas_make_few_frames_and_few_writes(
-    conversation, fake_minimax, channel_layer
+    conversation, fake_minimax, channel_layer, monkeypatch
 ):
     # 400 tokens over ~1.5 s: one frame per token and one save per token would be
     # 400 of each.
@@ -145,19 +165,11 @@ async def test_hundreds_of_deltas_make_few_frames_and_few_writes(
     fake_minimax.enqueue([*script, Finish("stop")])
     channel = await subscribe(channel_layer, conversation)
     saves = []
-
-    def count_updates(sender, instance, created, update_fields, **kwargs):
-        if not created:
-            saves.append(update_fields)
-
-    post_save.connect(count_updates, sender=Message)
-    try:
-        started = asyncio.get_running_loop().time()
-        await services.send_message(conversation.pk, "Count to 400")
-        await services.wait_for_replies()
-        elapsed = asyncio.get_running_loop().time() - started
-    finally:
-        post_save.disconnect(count_updates, sender=Message)
+    count_writes(monkeypatch, saves)
+    started = asyncio.get_running_loop().time()
+    await services.send_message(conversation.pk, "Count to 400")
+    await runner.wait_for_replies()
+    elapsed = asyncio.get_running_loop().time() - started
 
     deltas = [
         frame
@@ -166,12 +178,12 @@ async def test_hundreds_of_deltas_make_few_frames_and_few_writes(
     ]
     assert "".join(frame["text"] for frame in deltas) == "x" * 400
     # At most one frame per FRAME_INTERVAL (plus the first and the last).
-    assert len(deltas) <= elapsed / replies.FRAME_INTERVAL + 2
+    assert len(deltas) <= elapsed / runner.FRAME_INTERVAL + 2
     assert len(deltas) < 100
     offsets = [frame["text_offset"] for frame in deltas]
     assert offsets == sorted(offsets) and offsets[0] == 0
     # A checkpoint about once a second, then the final save.
-    assert 2 <= len(saves) <= elapsed / replies.CHECKPOINT_INTERVAL + 2
+    assert 2 <= len(saves) <= elapsed / runner.CHECKPOINT_INTERVAL + 2
     reply = (await get_messages(conversation))[-1]
     assert reply.content == "x" * 400
 
@@ -193,7 +205,7 @@ async def test_reply_is_saved_as_it_grows(
     assert reply.content == "one two three"
     assert reply.status == "streaming"
     gate.set()
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
     reply = (await get_messages(conversation))[-1]
     assert (reply.content, reply.status) == ("one two three!", "complete")
 
@@ -201,8 +213,8 @@ async def test_reply_is_saved_as_it_grows(
 async def test_a_reply_waiting_for_its_first_token_still_checkpoints(
     conversation, fake_minimax, channel_layer, monkeypatch
 ):
-    monkeypatch.setattr(replies, "CHECKPOINT_INTERVAL", 0.05)
-    monkeypatch.setattr(replies, "HEARTBEAT_INTERVAL", 0.1)
+    monkeypatch.setattr(runner, "CHECKPOINT_INTERVAL", 0.05)
+    monkeypatch.setattr(runner, "HEARTBEAT_INTERVAL", 0.1)
     gate = asyncio.Event()
     fake_minimax.enqueue([gate, *THREE_CHUNKS, Finish("stop")])
 
@@ -223,8 +235,8 @@ async def test_stop_keeps_the_text_so_far(conversation, fake_minimax, channel_la
 
     await services.send_message(conversation.pk, "Tell me a long story")
     await next_frame(channel_layer, channel, "reply.delta")
-    await services.request_stop(conversation.pk)
-    await services.wait_for_replies()
+    await runner.request_stop(conversation.pk)
+    await runner.wait_for_replies()
 
     reply = (await get_messages(conversation))[-1]
     assert reply.status == "stopped"
@@ -247,7 +259,7 @@ async def test_a_second_message_while_streaming_is_refused(
         await services.regenerate(conversation.pk)
 
     gate.set()
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
     stored = await get_messages(conversation)
     assert [m.content for m in stored] == ["first", "busy..."]
 
@@ -276,7 +288,7 @@ async def test_each_error_ends_the_reply_with_its_kind_and_the_text_so_far(
     channel = await subscribe(channel_layer, conversation)
 
     await services.send_message(conversation.pk, "Hello")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     reply = (await get_messages(conversation))[-1]
     assert reply.status == "error"
@@ -295,7 +307,7 @@ async def test_a_stream_that_ends_without_a_final_event_is_a_protocol_error(
     fake_minimax.enqueue(THREE_CHUNKS)
 
     await services.send_message(conversation.pk, "Hello")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     reply = (await get_messages(conversation))[-1]
     assert (reply.status, reply.error_kind) == ("error", "protocol")
@@ -316,7 +328,7 @@ async def test_sensitive_flags_are_stored_on_the_reply_and_the_prompt(
     )
 
     await services.send_message(conversation.pk, "something risky")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     user_message, reply = await get_messages(conversation)
     assert (reply.input_sensitive, reply.input_sensitive_type) == (True, 7)
@@ -345,7 +357,7 @@ async def test_reasoning_is_kept_apart_from_the_answer(
     channel = await subscribe(channel_layer, conversation)
 
     await services.send_message(conversation.pk, "Why?")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     reply = (await get_messages(conversation))[-1]
     assert (reply.reasoning, reply.content) == ("Think first.", "Answer.")
@@ -359,13 +371,13 @@ async def test_regenerate_replaces_the_last_reply(
     conversation, fake_minimax, channel_layer
 ):
     await services.send_message(conversation.pk, "Tell me a joke")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
     old_reply = (await get_messages(conversation))[-1]
     fake_minimax.enqueue([TextDelta("A better joke."), Finish("stop")])
     channel = await subscribe(channel_layer, conversation)
 
     await services.regenerate(conversation.pk)
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     user_message, new_reply = await get_messages(conversation)
     assert user_message.content == "Tell me a joke"
@@ -383,10 +395,10 @@ async def test_regenerate_retries_after_an_error(
 ):
     fake_minimax.enqueue([StreamError(errors.ServerError(code=1000))])
     await services.send_message(conversation.pk, "Hi")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     await services.regenerate(conversation.pk)
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     _, reply = await get_messages(conversation)
     assert (reply.status, reply.content) == ("complete", "Hello, world.")
@@ -417,7 +429,7 @@ async def test_json_replies_are_checked_against_the_schema(
     fake_minimax.enqueue([TextDelta(content), Finish("stop")])
 
     await services.send_message(conversation.pk, "The answer?")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     reply = (await get_messages(conversation))[-1]
     assert reply.json_valid is valid
@@ -431,14 +443,14 @@ async def test_recovery_leaves_a_reply_running_in_this_process_alone(
     await services.send_message(conversation.pk, "Hi")
     reply = (await get_messages(conversation))[-1]
     # As if its checkpoints were late (a long wait for the first token).
-    long_ago = timezone.now() - services.STALE_AFTER * 2
+    long_ago = timezone.now() - runner.STALE_AFTER * 2
     await database_sync_to_async(Message.objects.filter(pk=reply.pk).update)(
         checkpoint_at=long_ago
     )
 
-    recovered = await database_sync_to_async(services.recover_stale_replies)()
+    recovered = await database_sync_to_async(runner.recover_stale_replies)()
     gate.set()
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     assert recovered == 0
     reply = (await get_messages(conversation))[-1]
@@ -455,10 +467,10 @@ async def test_deleting_the_conversation_mid_reply_ends_it_quietly(
     await next_frame(channel_layer, channel, "reply.delta")
 
     await database_sync_to_async(conversation.delete)()
-    await asyncio.wait_for(services.wait_for_replies(), timeout=2)
+    await asyncio.wait_for(runner.wait_for_replies(), timeout=2)
 
     assert fake_minimax.closed_early == 1
-    assert services.running_reply_ids() == set()
+    assert runner.running_reply_ids() == set()
     remaining = [f["type"] for f in await frames_on(channel_layer, channel)]
     assert "reply.done" not in remaining
 
@@ -471,9 +483,9 @@ async def test_a_server_shutting_down_mid_reply_keeps_it_as_interrupted(
     await services.send_message(conversation.pk, "Hi")
     await next_frame(channel_layer, channel, "reply.delta")
 
-    (task,) = services._running.values()
+    (task,) = runner._running.values()
     task.cancel()
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     reply = (await get_messages(conversation))[-1]
     assert (reply.status, reply.content) == ("interrupted", "one two three")
@@ -491,7 +503,7 @@ async def test_tool_calls_are_assembled_from_their_pieces(
     )
 
     await services.send_message(conversation.pk, "Weather in Paris?")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     reply = (await get_messages(conversation))[-1]
     assert reply.finish_reason == "tool_calls"
@@ -508,7 +520,7 @@ async def test_end_to_end_with_the_simulator(
     conversation, offline_minimax, channel_layer
 ):
     await services.send_message(conversation.pk, "What is Django? [sim:flag-output]")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     _, reply = await get_messages(conversation)
     assert reply.status == "complete", reply.error_message
@@ -522,7 +534,7 @@ async def test_simulated_drop_keeps_the_three_chunks(
     conversation, offline_minimax, channel_layer
 ):
     await services.send_message(conversation.pk, "Hello [sim:drop]")
-    await services.wait_for_replies()
+    await runner.wait_for_replies()
 
     reply = (await get_messages(conversation))[-1]
     assert reply.status == "error"
@@ -551,8 +563,216 @@ def test_a_reply_unsaved_for_ten_seconds_is_dead_only_on_a_one_process_site(
         checkpoint_at=timezone.now() - timedelta(seconds=10),
     )
 
-    services.recover_stale_replies(conversation.pk)
+    runner.recover_stale_replies(conversation.pk)
 
     orphan.refresh_from_db()
     assert (orphan.status == "interrupted") is repaired
     assert orphan.content == "cut off"
+
+
+# --- Frames only for committed writes -------------------------------------------
+
+
+async def test_a_rolled_back_write_sends_no_frame(conversation, channel_layer):
+    channel = await subscribe(channel_layer, conversation)
+
+    def write(outbox, conversation_id):
+        with transaction.atomic():
+            outbox.post_on_commit(conversation_id, message_deleted(1))
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        await relay.run_write(write, conversation.pk)
+
+    assert await frames_on(channel_layer, channel) == []
+
+
+async def test_a_committed_write_is_announced_even_if_a_later_step_fails(
+    conversation, channel_layer
+):
+    channel = await subscribe(channel_layer, conversation)
+
+    def write(outbox, conversation_id):
+        with transaction.atomic():
+            outbox.post_on_commit(conversation_id, message_deleted(1))
+        with transaction.atomic():
+            outbox.post_on_commit(conversation_id, message_deleted(2))
+            raise RuntimeError("the second one rolled back")
+
+    with pytest.raises(RuntimeError):
+        await relay.run_write(write, conversation.pk)
+
+    assert await frames_on(channel_layer, channel) == [message_deleted(1)]
+
+
+async def test_a_message_whose_transaction_fails_is_neither_stored_nor_announced(
+    conversation, fake_minimax, channel_layer, monkeypatch
+):
+    channel = await subscribe(channel_layer, conversation)
+
+    def broken_request(self, **kwargs):
+        raise RuntimeError("building the request failed")
+
+    monkeypatch.setattr(Conversation, "chat_request", broken_request)
+
+    with pytest.raises(RuntimeError):
+        await services.send_message(conversation.pk, "Hello", "c-1")
+
+    assert await get_messages(conversation) == []
+    assert await frames_on(channel_layer, channel) == []
+    assert fake_minimax.requests == []
+
+
+# --- A database that is busy for a moment -----------------------------------------
+
+
+def fail_first(monkeypatch, name: str, error: Exception, times: int) -> list[str]:
+    """Make runner.<name> raise `error` on its first `times` calls; log each call."""
+    real = getattr(runner, name)
+    calls: list[str] = []
+
+    def flaky(*args, **kwargs):
+        calls.append("failed" if len(calls) < times else "ok")
+        if calls[-1] == "failed":
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, name, flaky)
+    monkeypatch.setattr(runner, "RETRY_BACKOFF", 0.01)
+    return calls
+
+
+async def wait_for_content(conversation) -> Message:
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        reply = (await get_messages(conversation))[-1]
+        if reply.content:
+            return reply
+    raise AssertionError("the reply was never checkpointed")
+
+
+async def test_a_checkpoint_that_meets_a_locked_database_retries_and_the_reply_goes_on(
+    conversation, fake_minimax, channel_layer, fast_checkpoints, monkeypatch
+):
+    calls = fail_first(
+        monkeypatch, "write_checkpoint", OperationalError("database is locked"), 2
+    )
+    gate = asyncio.Event()
+    fake_minimax.enqueue([*THREE_CHUNKS, gate, TextDelta("!"), Finish("stop")])
+
+    await services.send_message(conversation.pk, "Go")
+    reply = await wait_for_content(conversation)
+    gate.set()
+    await runner.wait_for_replies()
+
+    assert calls[:3] == ["failed", "failed", "ok"]
+    assert (reply.content, reply.status) == ("one two three", "streaming")
+    reply = (await get_messages(conversation))[-1]
+    assert (reply.content, reply.status) == ("one two three!", "complete")
+    assert fake_minimax.closed_early == 0
+
+
+async def test_a_database_unreachable_for_every_retry_skips_the_checkpoint_only(
+    conversation, fake_minimax, channel_layer, fast_checkpoints, monkeypatch
+):
+    calls = fail_first(
+        monkeypatch, "write_checkpoint", InterfaceError("connection already closed"), 3
+    )
+    gate = asyncio.Event()
+    fake_minimax.enqueue([*THREE_CHUNKS, gate, TextDelta("!"), Finish("stop")])
+
+    await services.send_message(conversation.pk, "Go")
+    reply = await wait_for_content(conversation)
+    gate.set()
+    await runner.wait_for_replies()
+
+    # Three attempts for the first checkpoint, all failed; the next one saved.
+    assert calls[:4] == ["failed", "failed", "failed", "ok"]
+    assert reply.content == "one two three"
+    reply = (await get_messages(conversation))[-1]
+    assert (reply.content, reply.status) == ("one two three!", "complete")
+
+
+async def test_the_final_save_retries_a_locked_database_then_announces_once(
+    conversation, fake_minimax, channel_layer, monkeypatch
+):
+    calls = fail_first(
+        monkeypatch, "write_outcome", OperationalError("database is locked"), 1
+    )
+    channel = await subscribe(channel_layer, conversation)
+
+    await services.send_message(conversation.pk, "Hi")
+    await runner.wait_for_replies()
+
+    assert calls == ["failed", "ok"]
+    reply = (await get_messages(conversation))[-1]
+    assert (reply.content, reply.status) == ("Hello, world.", "complete")
+    done = [
+        f for f in await frames_on(channel_layer, channel) if f["type"] == "reply.done"
+    ]
+    assert done == [reply_done(reply)]
+
+
+async def test_a_reply_whose_row_is_gone_stops_without_saving_or_announcing(
+    conversation, fake_minimax, channel_layer, fast_checkpoints
+):
+    gate = asyncio.Event()
+    fake_minimax.enqueue([*THREE_CHUNKS, gate, TextDelta("more"), Finish("stop")])
+    channel = await subscribe(channel_layer, conversation)
+    await services.send_message(conversation.pk, "Hi")
+    await next_frame(channel_layer, channel, "reply.delta")
+
+    await database_sync_to_async(
+        Message.objects.filter(role="assistant", conversation=conversation).delete
+    )()
+    await asyncio.wait_for(runner.wait_for_replies(), timeout=2)
+
+    assert fake_minimax.closed_early == 1
+    assert [m.role for m in await get_messages(conversation)] == ["user"]
+    remaining = [f["type"] for f in await frames_on(channel_layer, channel)]
+    assert "reply.done" not in remaining
+
+
+# --- reply_finished --------------------------------------------------------------
+
+
+async def test_reply_finished_is_sent_after_the_final_save_in_the_database_thread(
+    conversation, fake_minimax, channel_layer
+):
+    heard = []
+
+    def listener(sender, message, **kwargs):
+        stored = Message.objects.get(pk=message.pk)
+        heard.append((sender, message.status, stored.status, threading.get_ident()))
+
+    reply_finished.connect(listener)
+    try:
+        await services.send_message(conversation.pk, "Hi")
+        await runner.wait_for_replies()
+    finally:
+        reply_finished.disconnect(listener)
+
+    ((sender, status, stored_status, thread),) = heard
+    assert (sender, status, stored_status) == (Message, "complete", "complete")
+    assert thread != threading.get_ident()  # not on the event loop
+
+
+async def test_a_failing_reply_finished_listener_does_not_fail_the_reply(
+    conversation, fake_minimax, channel_layer
+):
+    channel = await subscribe(channel_layer, conversation)
+
+    def broken(sender, message, **kwargs):
+        raise RuntimeError("listener bug")
+
+    reply_finished.connect(broken)
+    try:
+        await services.send_message(conversation.pk, "Hi")
+        await runner.wait_for_replies()
+    finally:
+        reply_finished.disconnect(broken)
+
+    reply = (await get_messages(conversation))[-1]
+    assert reply.status == "complete"
+    types = [f["type"] for f in await frames_on(channel_layer, channel)]
+    assert types[-1] == "reply.done"

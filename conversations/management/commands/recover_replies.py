@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
-from conversations import services
 from conversations.models import Message
+from conversations.replies import runner
 
 
 class Command(BaseCommand):
@@ -25,14 +25,14 @@ class Command(BaseCommand):
             default=None,
             help=(
                 "Seconds since a reply's last checkpoint (default: 0 with the "
-                f"in-memory channel layer, {services.STALE_AFTER.seconds} with Redis)."
+                f"in-memory channel layer, {runner.STALE_AFTER.seconds} with Redis)."
             ),
         )
 
     def handle(self, *args, older_than: float | None, **options):
         if older_than is None:
             older_than = (
-                0 if services.single_process() else services.STALE_AFTER.total_seconds()
+                0 if runner.single_process() else runner.STALE_AFTER.total_seconds()
             )
         count = Message.objects.stale_streaming(
             timedelta(seconds=older_than)

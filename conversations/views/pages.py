@@ -1,0 +1,100 @@
+"""The chat page: empty, or with one of the signed-in user's conversations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+
+from accounts.views import setup_first
+from conversations import frames
+from conversations.minimax.catalog import DEFAULT_MODEL, MODELS, Dialect
+from conversations.models import Conversation
+from conversations.views.strings import page_strings
+
+
+@setup_first
+@login_required
+def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
+    """Show the chat page, empty or with one of the user's conversations."""
+    conversation = None
+    messages: list[dict[str, Any]] = []
+    if conversation_id is not None:
+        conversation = get_object_or_404(
+            Conversation.objects.for_user(request.user), pk=conversation_id
+        )
+        messages = [
+            frames.message_json(m)
+            for m in conversation.messages.order_by("created_at", "id")
+        ]
+    sidebar = (
+        Conversation.objects.for_user(request.user)
+        .filter(archived=False)
+        .order_by("-pinned", "-updated_at", "-id")
+        .only("id", "title", "model", "pinned", "updated_at")
+    )
+    context = {
+        "conversation": conversation,
+        "sidebar": sidebar,
+        "messages_data": messages,
+        "conversation_data": (
+            frames.conversation_json(conversation) if conversation else None
+        ),
+        "models_data": catalog_for_page(),
+        "groups": model_groups(),
+        "current_model": MODELS.get(
+            conversation.model if conversation else DEFAULT_MODEL
+        ),
+        "strings_data": page_strings(),
+        "default_model": DEFAULT_MODEL,
+    }
+    return render(request, "conversations/chat.html", context)
+
+
+DIALECT_LABELS = {
+    Dialect.CHAT: "chat/completions",
+    Dialect.V2: "chatcompletion_v2",
+    Dialect.PRO: "chatcompletion_pro",
+}
+
+
+def dialect_group_label(dialect: Dialect) -> str:
+    labels = {
+        Dialect.CHAT: _("OpenAI-compatible API (chat/completions)"),
+        Dialect.V2: _("ChatCompletion v2 API"),
+        Dialect.PRO: _("ChatCompletion Pro API (legacy, bot settings)"),
+    }
+    return labels[dialect]
+
+
+def model_groups() -> list[dict[str, Any]]:
+    """Return the models grouped by the API they speak by default, for the picker."""
+    groups = []
+    for dialect in (Dialect.CHAT, Dialect.V2, Dialect.PRO):
+        models = [s for s in MODELS.values() if s.default_dialect == dialect]
+        if models:
+            groups.append({"label": dialect_group_label(dialect), "models": models})
+    return groups
+
+
+def catalog_for_page() -> list[dict[str, Any]]:
+    """Return what the page needs to know about each model (limits, defaults)."""
+    return [
+        {
+            "id": spec.id,
+            "label": spec.label,
+            "dialects": [d.value for d in spec.dialects],
+            "dialect_labels": {d.value: DIALECT_LABELS[d] for d in spec.dialects},
+            "default_dialect": spec.default_dialect.value,
+            "max_output_tokens": spec.max_output_tokens,
+            "default_max_tokens": spec.default_max_tokens,
+            "default_temperature": spec.default_temperature,
+            "default_top_p": spec.default_top_p,
+            "reasoning": spec.reasoning,
+            "supports_json_schema": spec.supports_json_schema,
+        }
+        for spec in MODELS.values()
+    ]
