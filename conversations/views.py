@@ -19,13 +19,12 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from conversations import error_text
 from conversations.forms import ConversationSettingsForm, FirstUserForm, SignupForm
 from conversations.minimax.catalog import DEFAULT_MODEL, MODELS, Dialect
-from conversations.minimax.errors import error_classes_by_kind
 from conversations.models import Conversation
 
 
@@ -249,12 +248,9 @@ def page_strings() -> dict[str, Any]:
 
 
 def error_titles(language: str | None = None) -> dict[str, str]:
-    """Return each error kind's generic message, in `language` or the active one."""
-    with translation.override(language or translation.get_language()):
-        return {
-            kind: str(cls.default_message)
-            for kind, cls in error_classes_by_kind().items()
-        }
+    """Return each error kind's headline, in `language` or the active one."""
+    # The vendor package no longer translates: the headlines live in error_text.
+    return error_text.error_titles(language)
 
 
 # --- the JSON API -------------------------------------------------------------

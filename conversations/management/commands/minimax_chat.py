@@ -17,6 +17,7 @@ from contextlib import aclosing
 
 from django.core.management.base import BaseCommand, CommandError
 
+from conversations.error_text import describe_error
 from conversations.minimax.catalog import DEFAULT_MODEL, Dialect
 from conversations.minimax.events import (
     Finish,
@@ -104,7 +105,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"[finished: {event.reason}]")
         elif isinstance(event, StreamError):
             self._end_text_line()
-            raise CommandError(" ".join(str(event.error).split()))
+            raise CommandError(describe_error(event.error))
 
     def _end_text_line(self) -> None:
         if self._text_open:
