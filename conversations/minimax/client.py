@@ -465,8 +465,7 @@ def _error_from_response(response: httpx.Response, raw: bytes) -> MiniMaxError:
     """Return the typed error of a non-200 answer.
 
     The code comes from base_resp first, then the "(CODE)" suffix of an
-    OpenAI-style error message, then the HTTP status (docs/minimax-protocol.md,
-    "Errors on the wire").
+    OpenAI-style error message, then the HTTP status (docs/minimax-protocol.md §15).
     """
     trace_id = response.headers.get("trace-id")
     try:

@@ -110,7 +110,7 @@ class ProtocolError(MiniMaxError):
     default_message = "MiniMax sent a malformed response. Retry in a moment."
 
 
-# base_resp.status_code -> error class (docs/minimax-protocol.md, "Error codes").
+# base_resp.status_code -> error class (docs/minimax-protocol.md §14).
 ERRORS_BY_CODE: dict[int, type[MiniMaxError]] = {
     1000: ServerError,
     1001: UpstreamTimeout,

@@ -3,8 +3,7 @@
 A parser is fed one decoded JSON object at a time (an SSE event's data, or a whole
 non-streamed body) and returns the events it completes; `drain()` and `end()` are
 called when the stream is over. v2 and /v1/chat/completions share one envelope
-(docs/minimax-protocol.md, "chatcompletion_v2: reply" to "Tool calls");
-chatcompletion_pro has its own ("chatcompletion_pro: reply" and "... streaming").
+(docs/minimax-protocol.md §4-§7, §10); chatcompletion_pro has its own (§12-§13).
 """
 
 from __future__ import annotations
@@ -27,8 +26,8 @@ from ..tool_calls import ToolCallAssembler
 from ..types import ChatRequest
 
 # Below this many characters a delta that repeats the text so far is taken at its
-# word; above it, it is a cumulative snapshot (docs/minimax-protocol.md,
-# "Reasoning": deltas or snapshots).
+# word; above it, it is a cumulative snapshot (docs/minimax-protocol.md §6, a
+# conflict between sources).
 SNAPSHOT_MIN_CHARS = 12
 
 
@@ -272,7 +271,7 @@ def _first_choice(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 class OpenAIStyleParser(_ParserBase):
-    """chatcompletion_v2 and /v1/chat/completions replies.
+    """chatcompletion_v2 and /v1/chat/completions replies (protocol §4-§7).
 
     The stream ends with a `chat.completion` event that repeats the whole message:
     only what it has beyond the deltas is used, with its usage and base_resp.
@@ -355,7 +354,7 @@ def _details_text(message: dict[str, Any]) -> str:
 
 
 class ProParser(_ParserBase):
-    """chatcompletion_pro replies.
+    """chatcompletion_pro replies (docs/minimax-protocol.md §12-§13).
 
     Partial events carry the increment in `choices[0].messages[0].text` and no
     finish_reason; the final event is the whole response again, with `reply`,

@@ -1,9 +1,9 @@
 """Each chat dialect's request body, checked against the vendor's ranges first.
 
 v2 and /v1/chat/completions take OpenAI-style role messages
-(docs/minimax-protocol.md, "chatcompletion_v2: request"); the legacy
+(docs/minimax-protocol.md §3, §10); the legacy
 chatcompletion_pro takes sender messages, bot_setting and reply_constraints
-("chatcompletion_pro: request", seeds 002 and 003).
+(§11, seeds 002 and 003).
 
 The texts of InvalidRequest here are English and untranslated: the app heads them
 with the translated headline of their kind.
@@ -107,7 +107,7 @@ def _openai_message(message: ChatMessage, dialect: Dialect) -> dict[str, Any]:
     content = message.content
     if dialect is Dialect.CHAT and message.role == "assistant" and message.reasoning:
         # M2.x wants its reasoning back inline, as it produced it
-        # (docs/minimax-protocol.md, "Reasoning").
+        # (docs/minimax-protocol.md §6).
         content = f"<think>\n{message.reasoning}\n</think>\n\n{content}"
     # The vendor's own examples send a system message with a name and no content.
     if content or message.role != "system":
@@ -167,7 +167,7 @@ def _pro_messages(
             item = {"sender_type": "BOT", "sender_name": message.name or bot_name}
         else:
             # A function's result is filed under the bot that called it
-            # (docs/minimax-protocol.md, "chatcompletion_pro: reply").
+            # (docs/minimax-protocol.md §11).
             item = {"sender_type": "FUNCTION", "sender_name": bot_name}
         item["text"] = message.content
         if message.role == "assistant" and message.tool_calls:

@@ -2,10 +2,9 @@
 
 Not the client's catalog: the simulator plays MiniMax, and MiniMax does not know
 which models our site offers or what limits we choose to let users set. Values
-are from docs/minimax-protocol.md ("Models and limits", "chatcompletion_pro:
-request") and seeds 000-004. A model the table does not know is answered like
-abab6.5s-chat, as a permissive stand-in: the vendor's own reply to an unknown
-model id is not documented.
+are from docs/minimax-protocol.md §2 and §11 and seeds 000-004. A model the table
+does not know is answered like abab6.5s-chat, as a permissive stand-in: the
+vendor's own reply to an unknown model id is not documented.
 """
 
 from __future__ import annotations

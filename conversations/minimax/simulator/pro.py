@@ -1,6 +1,6 @@
 """POST /v1/text/chatcompletion_pro: the legacy sender-name dialect.
 
-See docs/minimax-protocol.md, "chatcompletion_pro" (seeds 002 and 003).
+See docs/minimax-protocol.md §11-§13 (seeds 002 and 003).
 
 A stream is partial events whose `reply` is "" and whose
 `choices[0].messages[0].text` is the increment (no usage), then the full object:
