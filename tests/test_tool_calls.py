@@ -164,3 +164,15 @@ async def test_streamed_and_whole_replies_give_the_same_call(client, model, dial
     [call] = streamed.tool_calls
     assert call["function"]["name"] == "get_weather"
     assert "city" in json.loads(call["function"]["arguments"])
+
+
+def test_a_final_copy_is_matched_by_id_not_by_place():
+    first = {**WHOLE, "id": "call_b", "index": 1}
+    streamed = {**first, "function": {"name": "lookup", "arguments": '{"q": 1}'}}
+    other = {**WHOLE, "id": "call_a", "index": 0}
+    calls = parse_calls(Dialect.V2, chunk([streamed]), final([other, streamed]))
+    assert [(c["id"], c["function"]["name"]) for c in calls] == [
+        ("call_b", "lookup"),
+        ("call_a", "get_weather"),
+    ]
+    assert calls[0]["function"]["arguments"] == '{"q": 1}'

@@ -124,10 +124,12 @@ class _ToolCalls:
         """
         sent = self._sent.calls() or []
         events: list[ChatEvent] = []
-        for position, entry in enumerate(e for e in entries if isinstance(e, dict)):
+        for ordinal, entry in enumerate(e for e in entries if isinstance(e, dict)):
             function = entry.get("function") or {}
+            position = self._streamed_position(entry, ordinal)
             if position >= len(sent):
-                self.count = position + 1
+                position = self.count
+                self.count += 1
                 events.append(self._send(position, entry, function))
                 continue
             have = sent[position]
@@ -146,6 +148,18 @@ class _ToolCalls:
                 self._sent.add(delta)
                 events.append(delta)
         return events
+
+    def _streamed_position(self, entry: dict[str, Any], ordinal: int) -> int:
+        """Return the position the stream gave this whole call: by id, then by the
+        wire index, then (no id to go by) by its place in the list; a position
+        past the calls sent means a call the stream never had."""
+        call_id = entry.get("id") or ""
+        if call_id in self._by_id:
+            return self._by_id[call_id]
+        wire_index = entry.get("index")
+        if isinstance(wire_index, int) and wire_index in self._by_wire_index:
+            return self._by_wire_index[wire_index]
+        return self.count if call_id else ordinal
 
     def _send(
         self, position: int, entry: dict[str, Any], function: dict[str, Any]
