@@ -13,12 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+from django.utils import translation
 
 from conversations.minimax.catalog import Dialect
 from conversations.minimax.client import MiniMaxClient, Timeouts
 from conversations.minimax.errors import (
     ERRORS_BY_CODE,
     AuthenticationFailed,
+    InsufficientBalance,
     InvalidRequest,
     MiniMaxError,
     ProtocolError,
@@ -209,6 +211,33 @@ async def test_every_error_code_maps_to_its_typed_error(
     assert type(error) is ERRORS_BY_CODE[code]
     assert error.code == code
     assert not any(isinstance(e, TextDelta) for e in events)
+
+
+@pytest.mark.parametrize(("model", "dialect"), CHATS[1:])
+async def test_errors_keep_minimax_own_words_untranslated(sim_client, model, dialect):
+    """The package does not translate: the app heads the detail with its kind."""
+    client = sim_client(max_retries=0)
+    with translation.override("zh-hans"):
+        events = await collect(client, chat("Hi [sim:error=1008]", model))
+    error = error_of(events)
+    assert (error.kind, error.code) == ("balance", 1008)
+    assert error.detail == "insufficient balance"  # MiniMax's status_msg
+    assert error.message == InsufficientBalance.default_message
+
+
+async def test_an_echoed_key_is_masked_in_the_detail_too(make_client):
+    def answer(request: httpx.Request) -> httpx.Response:
+        status_msg = f"invalid params, key {API_KEY} is not allowed here"
+        return httpx.Response(
+            200, json={"base_resp": {"status_code": 2013, "status_msg": status_msg}}
+        )
+
+    client = make_client(
+        base_url="http://x", transport=httpx.MockTransport(answer), max_retries=0
+    )
+    error = error_of(await collect(client, chat("Hi")))
+    assert API_KEY not in error.detail and API_KEY not in error.message
+    assert error.detail == "invalid params, key *** is not allowed here"
 
 
 async def test_out_of_range_request_is_refused_before_sending(make_client):

@@ -98,6 +98,8 @@ def test_chat_at_a_closed_port_fails_in_one_line(closed_port_url):
 def test_chat_refusal_from_the_api(simulator_url):
     run = manage("minimax_chat", "Hi [sim:error=1008]", base_url=simulator_url)
     assert_one_line_error(run, "balance")
+    # The headline, then MiniMax's own words and its code.
+    assert "(insufficient balance) [MiniMax 1008]" in run.stderr
 
 
 @pytest.mark.parametrize("endpoint", ["t2a_v2", "text_to_speech"])

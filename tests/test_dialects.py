@@ -110,7 +110,7 @@ def test_seed_004_m27_think_is_split_out():
     assert Usage(prompt_tokens=22, completion_tokens=21, total_tokens=43) in events
 
 
-# --- replies: quirks (protocol §1.4-1.7, §2.3) ------------------------------------
+# --- replies: quirks (protocol §5-§9, §13) ------------------------------------
 
 
 def chunk(delta: dict | None = None, **extra: Any) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The models the site offers, with the API dialect each speaks and its limits.
 
-Sources: ../shared/minimax-protocol.md §1.1 and §2, and the vendor pages in
-../shared/seeds/ (004 for the M2.x ranges).
+Sources: docs/minimax-protocol.md §2 (models and limits) and §11 (pro), and the vendor
+pages it cites (seed 004 for the M2.x ranges).
 """
 
 from __future__ import annotations

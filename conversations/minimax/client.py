@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from django.utils.translation import gettext as _
 
 from .catalog import DIALECT_PATHS, Dialect
 from .dialects import (
@@ -55,6 +54,7 @@ from .events import (
     Usage,
 )
 from .sse import SSEDecoder
+from .tool_calls import ToolCallAssembler
 from .types import ChatRequest, SpeechClip, SpeechRequest
 
 logger = logging.getLogger(__name__)
@@ -139,8 +139,7 @@ class MiniMaxClient:
             check_request(request, dialect)
             body = build_body(request, dialect)
         except ValueError:
-            message = _("Unknown dialect %(name)r.") % {"name": request.dialect}
-            yield StreamError(InvalidRequest(message))
+            yield StreamError(InvalidRequest(f"Unknown dialect {request.dialect!r}."))
             return
         except MiniMaxError as error:
             yield StreamError(error)
@@ -167,11 +166,11 @@ class MiniMaxClient:
     async def complete(self, request: ChatRequest) -> ChatResult:
         """Return the whole reply; raise its MiniMaxError if it failed."""
         result = ChatResult()
-        calls: dict[int, dict[str, Any]] = {}
+        calls = ToolCallAssembler()
         async with aclosing(self.stream(request)) as events:
             async for event in events:
                 _collect(result, calls, event)
-        result.tool_calls = [calls[index] for index in sorted(calls)]
+        result.tool_calls = calls.calls() or []
         return result
 
     async def _chat_once(
@@ -347,8 +346,9 @@ class MiniMaxClient:
     def _scrubbed(self, error: MiniMaxError) -> MiniMaxError:
         """Return `error` with the API key masked, should the upstream echo it."""
         key = self._api_key
-        if len(key) >= 6 and key in error.message:
+        if len(key) >= 6:
             error.message = error.message.replace(key, "***")
+            error.detail = error.detail.replace(key, "***")
             error.args = (error.message,)
         return error
 
@@ -375,20 +375,14 @@ class _SSEPayloads:
                 yield _json_object(sse.data.encode())
 
 
-def _collect(result: ChatResult, calls: dict[int, dict[str, Any]], event: Any) -> None:
+def _collect(result: ChatResult, calls: ToolCallAssembler, event: Any) -> None:
     """Fold one event into `result`; raise the error a StreamError carries."""
     if isinstance(event, TextDelta):
         result.text += event.text
     elif isinstance(event, ReasoningDelta):
         result.reasoning += event.text
     elif isinstance(event, ToolCallDelta):
-        call = calls.setdefault(
-            event.index,
-            {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
-        )
-        call["id"] = event.id or call["id"]
-        call["function"]["name"] = event.name or call["function"]["name"]
-        call["function"]["arguments"] += event.arguments
+        calls.add(event)
     elif isinstance(event, Usage):
         result.usage = event
     elif isinstance(event, Sensitivity):
@@ -402,25 +396,28 @@ def _collect(result: ChatResult, calls: dict[int, dict[str, Any]], event: Any) -
 
 def _timeout_message(which: str, seconds: float) -> str:
     """Return a message that names the timeout that fired."""
-    values = {"seconds": f"{seconds:g}"}
     if which == "connect":
-        text = _("Could not connect to MiniMax within %(seconds)s s (connect timeout).")
-    elif which == "first token":
-        text = _(
-            "MiniMax sent no reply within %(seconds)s s (first-token timeout). "
+        return f"Could not connect to MiniMax within {seconds:g} s (connect timeout)."
+    if which == "first token":
+        return (
+            f"MiniMax sent no reply within {seconds:g} s (first-token timeout). "
             "Retry in a moment."
         )
-    else:
-        text = _(
-            "MiniMax stopped sending for %(seconds)s s in the middle of the reply "
-            "(idle timeout). Retry in a moment."
-        )
-    return text % values
+    return (
+        f"MiniMax stopped sending for {seconds:g} s in the middle of the reply "
+        "(idle timeout). Retry in a moment."
+    )
+
+
+def _timeout_error(which: str, seconds: float) -> UpstreamTimeout:
+    # The detail names the timer: the headline of the kind says the rest.
+    detail = f"{which.replace(' ', '-')} timeout after {seconds:g} s"
+    return UpstreamTimeout(_timeout_message(which, seconds), detail=detail)
 
 
 def _stall_error(which: str, seconds: float) -> UpstreamTimeout:
     """Return the error for an upstream that accepted the request, then went quiet."""
-    error = UpstreamTimeout(_timeout_message(which, seconds))
+    error = _timeout_error(which, seconds)
     # MiniMax may still be generating (and billing) this request: resending it on
     # our own would double the wait and the cost. The user gets a Retry button.
     error.retryable = False
@@ -432,22 +429,19 @@ def _network_error(
 ) -> MiniMaxError:
     """Return the typed error for a transport failure (no URL or header in it)."""
     if isinstance(error, httpx.ConnectTimeout):
-        return UpstreamTimeout(_timeout_message("connect", connect_seconds))
+        return _timeout_error("connect", connect_seconds)
     if isinstance(error, httpx.TimeoutException):
-        return UpstreamTimeout()
+        return UpstreamTimeout(detail=type(error).__name__)
     if mid_stream:
         return UpstreamUnreachable(
-            _(
-                "The connection to MiniMax was cut before the reply was finished. "
-                "Retry in a moment."
-            )
+            "The connection to MiniMax was cut before the reply was finished. "
+            "Retry in a moment.",
+            detail="the connection was cut before the reply was finished",
         )
     return UpstreamUnreachable(
-        _(
-            "Could not reach MiniMax (%(problem)s). Check the network and "
-            "MINIMAX_BASE_URL, then retry."
-        )
-        % {"problem": type(error).__name__}
+        f"Could not reach MiniMax ({type(error).__name__}). Check the network and "
+        "MINIMAX_BASE_URL, then retry.",
+        detail=type(error).__name__,
     )
 
 
@@ -456,10 +450,14 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         payload = json.loads(raw)
     except ValueError:
         raise ProtocolError(
-            _("MiniMax sent a line that is not valid JSON. Retry in a moment.")
+            "MiniMax sent a line that is not valid JSON. Retry in a moment.",
+            detail="a line that is not valid JSON",
         ) from None
     if not isinstance(payload, dict):
-        raise ProtocolError(_("MiniMax sent JSON that is not an object."))
+        raise ProtocolError(
+            "MiniMax sent JSON that is not an object.",
+            detail="JSON that is not an object",
+        )
     return payload
 
 
@@ -467,7 +465,7 @@ def _error_from_response(response: httpx.Response, raw: bytes) -> MiniMaxError:
     """Return the typed error of a non-200 answer.
 
     The code comes from base_resp first, then the "(CODE)" suffix of an
-    OpenAI-style error message, then the HTTP status (protocol §5).
+    OpenAI-style error message, then the HTTP status (docs/minimax-protocol.md §15).
     """
     trace_id = response.headers.get("trace-id")
     try:

@@ -1,14 +1,16 @@
 """Typed MiniMax errors, from `base_resp.status_code`, the HTTP status or the network.
 
 Each error carries a `kind` (a stable slug the app stores and the page keys its
-advice on), the vendor `code` when there is one, and whether a retry may help.
-Messages are for people: they say what happened and what to do, and never
-contain the API key.
+headline and advice on), the vendor `code` when there is one, MiniMax's own
+`detail` (its status_msg, untranslated), and whether a retry may help.
+
+Nothing here is translated: the package speaks English to logs and the shell, and
+the app translates by `kind` (conversations/error_text.py). `default_message` is
+the English headline of each kind; error_text.py holds the same text as its msgid.
+No text here ever contains the API key.
 """
 
 from __future__ import annotations
-
-from django.utils.translation import gettext_lazy as _
 
 
 class MiniMaxError(Exception):
@@ -16,17 +18,22 @@ class MiniMaxError(Exception):
 
     kind = "upstream_error"
     retryable = False
-    default_message = _("MiniMax could not answer. Try again in a moment.")
+    default_message = "MiniMax could not answer. Try again in a moment."
 
     def __init__(
         self,
         message: str | None = None,
         *,
+        detail: str | None = None,
         code: int | None = None,
         http_status: int | None = None,
         trace_id: str | None = None,
     ) -> None:
+        # message: one whole English sentence, for logs and the shell.
+        # detail: what this failure says beyond its kind's headline (MiniMax's own
+        # status_msg, or which check or timer failed); "" when the headline is all.
         self.message = str(message or self.default_message)
+        self.detail = str(message or "") if detail is None else detail
         self.code = code
         self.http_status = http_status
         self.trace_id = trace_id
@@ -38,7 +45,7 @@ class MiniMaxError(Exception):
 
 class AuthenticationFailed(MiniMaxError):
     kind = "auth"
-    default_message = _(
+    default_message = (
         "MiniMax refused the API key. Check MINIMAX_API_KEY (and MINIMAX_GROUP_ID "
         "for legacy endpoints)."
     )
@@ -46,27 +53,25 @@ class AuthenticationFailed(MiniMaxError):
 
 class InsufficientBalance(MiniMaxError):
     kind = "balance"
-    default_message = _("The MiniMax account has no balance or quota left. Top it up.")
+    default_message = "The MiniMax account has no balance or quota left. Top it up."
 
 
 class RateLimited(MiniMaxError):
     kind = "rate_limit"
     retryable = True
-    default_message = _(
-        "MiniMax is rate-limiting this account. Wait a moment and retry."
-    )
+    default_message = "MiniMax is rate-limiting this account. Wait a moment and retry."
 
 
 class SensitiveInput(MiniMaxError):
     kind = "sensitive_input"
-    default_message = _(
+    default_message = (
         "MiniMax refused the message as sensitive content. Rephrase it and send again."
     )
 
 
 class SensitiveOutput(MiniMaxError):
     kind = "sensitive_output"
-    default_message = _(
+    default_message = (
         "MiniMax withheld the reply as sensitive content. Rephrase your message."
     )
 
@@ -75,19 +80,19 @@ class InvalidRequest(MiniMaxError):
     """The request broke a documented rule (a range, a field); fix and resend."""
 
     kind = "invalid_request"
-    default_message = _("MiniMax rejected the request parameters.")
+    default_message = "MiniMax rejected the request parameters."
 
 
 class ServerError(MiniMaxError):
     kind = "server"
     retryable = True
-    default_message = _("MiniMax had an internal error. Retry in a moment.")
+    default_message = "MiniMax had an internal error. Retry in a moment."
 
 
 class UpstreamUnreachable(MiniMaxError):
     kind = "unreachable"
     retryable = True
-    default_message = _(
+    default_message = (
         "Could not reach MiniMax. Check the network and MINIMAX_BASE_URL, then retry."
     )
 
@@ -95,17 +100,17 @@ class UpstreamUnreachable(MiniMaxError):
 class UpstreamTimeout(MiniMaxError):
     kind = "timeout"
     retryable = True
-    default_message = _("MiniMax stopped responding. Retry in a moment.")
+    default_message = "MiniMax stopped responding. Retry in a moment."
 
 
 class ProtocolError(MiniMaxError):
     """The upstream sent something that is not the documented wire format."""
 
     kind = "protocol"
-    default_message = _("MiniMax sent a malformed response. Retry in a moment.")
+    default_message = "MiniMax sent a malformed response. Retry in a moment."
 
 
-# base_resp.status_code -> error class (docs/minimax-protocol §5).
+# base_resp.status_code -> error class (docs/minimax-protocol.md §14).
 ERRORS_BY_CODE: dict[int, type[MiniMaxError]] = {
     1000: ServerError,
     1001: UpstreamTimeout,
@@ -143,9 +148,15 @@ def error_for_code(
     cls = ERRORS_BY_CODE.get(code, MiniMaxError)
     message = cls.default_message
     if cls in (InvalidRequest, MiniMaxError) and status_msg:
-        # The vendor's text names the offending field; keep it for the user.
+        # The vendor's text names the offending field; keep it in the sentence.
         message = f"{cls.default_message} {status_msg}"
-    return cls(message, code=code, http_status=http_status, trace_id=trace_id)
+    return cls(
+        message,
+        detail=status_msg,
+        code=code,
+        http_status=http_status,
+        trace_id=trace_id,
+    )
 
 
 def error_for_http_status(
@@ -169,7 +180,7 @@ def error_for_http_status(
     message = (
         f"{cls.default_message} {detail}".strip() if cls is InvalidRequest else None
     )
-    return cls(message, http_status=status, trace_id=trace_id)
+    return cls(message, detail=detail, http_status=status, trace_id=trace_id)
 
 
 def error_classes_by_kind() -> dict[str, type[MiniMaxError]]:

@@ -11,11 +11,13 @@ from typing import Any
 
 import jsonschema
 
-# The vendor pages: a name of letters, digits and underscores, at most 64 long.
+# The vendor pages: a name of letters, digits and underscores, at most 64 long
+# (docs/minimax-protocol.md §8). ASCII: the simulator reads the rule the same way.
 SCHEMA_NAME = re.compile(r"^\w{1,64}$", re.ASCII)
 
 
 def schema_name_is_valid(name: object) -> bool:
+    """Return whether `name` is a json_schema name MiniMax accepts (protocol §8)."""
     return isinstance(name, str) and SCHEMA_NAME.match(name) is not None
 
 

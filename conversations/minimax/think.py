@@ -1,10 +1,10 @@
 """Split M2.x `<think>...</think>` reasoning out of the answer text.
 
 On `/v1/chat/completions` the M2.x models put their reasoning inline, as a
-`<think>\\n...\\n</think>\\n\\n` prefix of `content` (protocol §1.5). Deltas are cut
-anywhere, also inside a tag ("<thi" + "nk>"), so the splitter holds back any tail
-that could still become a tag. Some templates leave out the opener and send only
-`</think>`; see `expect_think`.
+`<think>\\n...\\n</think>\\n\\n` prefix of `content` (docs/minimax-protocol.md
+§6). Deltas are cut anywhere, also inside a tag ("<thi" + "nk>"), so the
+splitter holds back any tail that could still become a tag. Some templates leave
+out the opener and send only `</think>`; see `expect_think`.
 """
 
 from __future__ import annotations

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import translation
 from django.utils.translation import gettext as _
 
-from conversations.minimax.errors import error_classes_by_kind
+from conversations import error_text
 
 
 def page_strings() -> dict[str, Any]:
@@ -51,39 +50,11 @@ def page_strings() -> dict[str, Any]:
             "bad_frame": _("The server did not understand the request. Reload."),
             "nothing_to_regenerate": _("There is no reply to regenerate."),
         },
-        "advice": {
-            "auth": _(
-                "Check MINIMAX_API_KEY (and MINIMAX_GROUP_ID for the legacy "
-                "endpoints) in the server's environment, then retry."
-            ),
-            "balance": _("Top up the MiniMax account, then retry."),
-            "rate_limit": _("Wait a moment, then retry."),
-            "sensitive_input": _("Rephrase your message and send it again."),
-            "sensitive_output": _("Rephrase your message and send it again."),
-            "invalid_request": _(
-                "Check this conversation's settings (model, ranges, schema), then "
-                "retry."
-            ),
-            "server": _("This is on MiniMax's side. Retry in a moment."),
-            "unreachable": _("Check the network, then retry."),
-            "timeout": _("MiniMax took too long to answer. Retry."),
-            "protocol": _("The answer was garbled on the way. Retry."),
-            "upstream_error": _("Retry in a moment."),
-            "interrupted": _("The server restarted while answering. Retry."),
-        },
+        "advice": error_text.advice_texts(),
         "error_fallback": _("The reply failed."),
         # A failed reply stores the message in the language of the process that ran
         # it; the page heads the error with its kind's text in the reader's language
         # and shows the stored message only when it says more than that text.
-        "error_titles": error_titles(),
-        "error_titles_en": error_titles("en"),
+        "error_titles": error_text.error_titles(),
+        "error_titles_en": error_text.error_titles("en"),
     }
-
-
-def error_titles(language: str | None = None) -> dict[str, str]:
-    """Return each error kind's generic message, in `language` or the active one."""
-    with translation.override(language or translation.get_language()):
-        return {
-            kind: str(cls.default_message)
-            for kind, cls in error_classes_by_kind().items()
-        }

@@ -17,6 +17,7 @@ from contextlib import aclosing
 
 from django.core.management.base import BaseCommand, CommandError
 
+from conversations.error_text import describe_error
 from conversations.minimax.catalog import DEFAULT_MODEL, Dialect
 from conversations.minimax.events import (
     Finish,
@@ -26,7 +27,12 @@ from conversations.minimax.events import (
     TextDelta,
     ToolCallDelta,
 )
-from conversations.minimax.types import ChatMessage, ChatRequest
+from conversations.minimax.prompting import (
+    ConversationSettings,
+    Turn,
+    build_chat_request,
+)
+from conversations.minimax.types import ChatRequest
 from conversations.upstream import build_minimax_client
 
 
@@ -52,15 +58,15 @@ class Command(BaseCommand):
         if options["verbosity"] < 2:
             # Retry notices would break the one-line error; -v 2 shows them.
             logging.getLogger("conversations.minimax").setLevel(logging.WARNING)
-        messages = []
-        if options["system"]:
-            messages.append(ChatMessage("system", options["system"]))
-        messages.append(ChatMessage("user", options["prompt"]))
-        request = ChatRequest(
+        # The site's own path from settings to request: pro gets its bot_setting
+        # and sender names, the others a system message.
+        settings = ConversationSettings(
             model=options["model"],
-            messages=messages,
-            dialect=Dialect(options["api"]) if options["api"] else None,
-            stream=not options["no_stream"],
+            dialect=options["api"],
+            system_prompt=options["system"],
+        )
+        request = build_chat_request(
+            settings, [Turn("user", options["prompt"])], stream=not options["no_stream"]
         )
         try:
             asyncio.run(self._chat(request))
@@ -104,7 +110,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"[finished: {event.reason}]")
         elif isinstance(event, StreamError):
             self._end_text_line()
-            raise CommandError(" ".join(str(event.error).split()))
+            raise CommandError(describe_error(event.error))
 
     def _end_text_line(self) -> None:
         if self._text_open:

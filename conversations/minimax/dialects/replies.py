@@ -3,14 +3,12 @@
 A parser is fed one decoded JSON object at a time (an SSE event's data, or a whole
 non-streamed body) and returns the events it completes; `drain()` and `end()` are
 called when the stream is over. v2 and /v1/chat/completions share one envelope
-(protocol §1.3-1.6); chatcompletion_pro has its own (§2.2-2.3).
+(docs/minimax-protocol.md §4-§7, §10); chatcompletion_pro has its own (§12-§13).
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
-
-from django.utils.translation import gettext as _
 
 from ..catalog import Dialect, get_model
 from ..errors import ProtocolError, error_for_code
@@ -24,10 +22,12 @@ from ..events import (
     Usage,
 )
 from ..think import ThinkSplitter
+from ..tool_calls import ToolCallAssembler
 from ..types import ChatRequest
 
 # Below this many characters a delta that repeats the text so far is taken at its
-# word; above it, it is a cumulative snapshot (protocol §1.5 CONFLICT).
+# word; above it, it is a cumulative snapshot (docs/minimax-protocol.md §6, a
+# conflict between sources).
 SNAPSHOT_MIN_CHARS = 12
 
 
@@ -97,28 +97,81 @@ class _ToolCalls:
 
     Besides OpenAI's `index`, MiniMax (abab6.5, Spring AI #1276) splits one call
     into entries whose continuation has `"id": ""`: those extend the last call.
+    What was sent is kept in a ToolCallAssembler, the one place pieces are joined,
+    so that a final whole copy of the calls adds only what the stream lacked.
     """
 
     def __init__(self) -> None:
         self._by_id: dict[str, int] = {}
         self._by_wire_index: dict[int, int] = {}
+        self._sent = ToolCallAssembler()
         self.count = 0
 
     def events(self, entries: list[dict[str, Any]]) -> list[ChatEvent]:
+        """Return one ToolCallDelta per streamed piece."""
         events: list[ChatEvent] = []
         for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            function = entry.get("function") or {}
-            events.append(
-                ToolCallDelta(
-                    index=self._position(entry),
-                    id=entry.get("id") or None,
-                    name=function.get("name") or None,
-                    arguments=function.get("arguments") or "",
-                )
-            )
+            if isinstance(entry, dict):
+                function = entry.get("function") or {}
+                events.append(self._send(self._position(entry), entry, function))
         return events
+
+    def rest_of(self, entries: list[dict[str, Any]]) -> list[ChatEvent]:
+        """Return what a final, whole copy of the calls has beyond the pieces sent.
+
+        Usually nothing: the stream had every piece. Without a stream (a plain
+        body) it is every call, each as one piece.
+        """
+        sent = self._sent.calls() or []
+        events: list[ChatEvent] = []
+        for ordinal, entry in enumerate(e for e in entries if isinstance(e, dict)):
+            function = entry.get("function") or {}
+            position = self._streamed_position(entry, ordinal)
+            if position >= len(sent):
+                position = self.count
+                self.count += 1
+                events.append(self._send(position, entry, function))
+                continue
+            have = sent[position]
+            arguments = str(function.get("arguments") or "")
+            sent_arguments = have["function"]["arguments"]
+            # A copy that disagrees with the stream loses: the stream was shown.
+            extra = arguments[len(sent_arguments) :]
+            if not arguments.startswith(sent_arguments):
+                extra = ""
+            missing = {
+                "id": None if have["id"] else entry.get("id") or None,
+                "name": None if have["function"]["name"] else function.get("name"),
+            }
+            if extra or any(missing.values()):
+                delta = ToolCallDelta(position, missing["id"], missing["name"], extra)
+                self._sent.add(delta)
+                events.append(delta)
+        return events
+
+    def _streamed_position(self, entry: dict[str, Any], ordinal: int) -> int:
+        """Return the position the stream gave this whole call: by id, then by the
+        wire index, then (no id to go by) by its place in the list; a position
+        past the calls sent means a call the stream never had."""
+        call_id = entry.get("id") or ""
+        if call_id in self._by_id:
+            return self._by_id[call_id]
+        wire_index = entry.get("index")
+        if isinstance(wire_index, int) and wire_index in self._by_wire_index:
+            return self._by_wire_index[wire_index]
+        return self.count if call_id else ordinal
+
+    def _send(
+        self, position: int, entry: dict[str, Any], function: dict[str, Any]
+    ) -> ToolCallDelta:
+        delta = ToolCallDelta(
+            index=position,
+            id=entry.get("id") or None,
+            name=function.get("name") or None,
+            arguments=str(function.get("arguments") or ""),
+        )
+        self._sent.add(delta)
+        return delta
 
     def _position(self, entry: dict[str, Any]) -> int:
         call_id = entry.get("id") or ""
@@ -183,7 +236,8 @@ class _Reply:
         """Return Usage, Sensitivity and Finish; raise if no finish ever came."""
         if self.finish_reason is None:
             raise ProtocolError(
-                _("MiniMax closed the stream before the reply was finished.")
+                "MiniMax closed the stream before the reply was finished.",
+                detail="the stream closed before the reply was finished",
             )
         events: list[ChatEvent] = []
         if self.usage is not None:
@@ -231,7 +285,7 @@ def _first_choice(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 class OpenAIStyleParser(_ParserBase):
-    """chatcompletion_v2 and /v1/chat/completions replies (protocol §1.3-1.6).
+    """chatcompletion_v2 and /v1/chat/completions replies (protocol §4-§7).
 
     The stream ends with a `chat.completion` event that repeats the whole message:
     only what it has beyond the deltas is used, with its usage and base_resp.
@@ -280,8 +334,8 @@ class OpenAIStyleParser(_ParserBase):
         events += self._content_events(
             self._content.rest_of(message.get("content") or "")
         )
-        if isinstance(message.get("tool_calls"), list) and not self._tools.count:
-            events += self._tools.events(message["tool_calls"])
+        if isinstance(message.get("tool_calls"), list):
+            events += self._tools.rest_of(message["tool_calls"])
         return events
 
     def _content_events(self, raw: str, *, final: bool = False) -> list[ChatEvent]:
@@ -314,7 +368,7 @@ def _details_text(message: dict[str, Any]) -> str:
 
 
 class ProParser(_ParserBase):
-    """chatcompletion_pro replies (protocol §2.2-2.3).
+    """chatcompletion_pro replies (docs/minimax-protocol.md §12-§13).
 
     Partial events carry the increment in `choices[0].messages[0].text` and no
     finish_reason; the final event is the whole response again, with `reply`,
@@ -335,8 +389,8 @@ class ProParser(_ParserBase):
             whole = payload.get("reply") or message.get("text") or ""
             events += _text(self._text.rest_of(whole))
             function_call = message.get("function_call") or payload.get("function_call")
-            if function_call and not self._tools.count:
-                events += self._tools.events([{"id": "", "function": function_call}])
+            if isinstance(function_call, dict):
+                events += self._tools.rest_of([{"id": "", "function": function_call}])
             self._reply.finish_reason = self._finish_reason(finish_reason)
             self._reply.terminal = True
         else:

@@ -1,29 +1,26 @@
 """Each chat dialect's request body, checked against the vendor's ranges first.
 
-v2 and /v1/chat/completions take OpenAI-style role messages (protocol §1.2); the
-legacy chatcompletion_pro takes sender messages, bot_setting and reply_constraints
-(§2.1, seeds 002 and 003).
+v2 and /v1/chat/completions take OpenAI-style role messages
+(docs/minimax-protocol.md §3, §10); the legacy
+chatcompletion_pro takes sender messages, bot_setting and reply_constraints
+(§11, seeds 002 and 003).
+
+The texts of InvalidRequest here are English and untranslated: the app heads them
+with the translated headline of their kind.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
-
-from django.utils.translation import gettext as _
 
 from ..catalog import Dialect, get_model
 from ..errors import InvalidRequest
+from ..prompting import DEFAULT_BOT_CONTENT
+from ..schema import schema_name_is_valid
 from ..types import DEFAULT_BOT_NAME, BotSetting, ChatMessage, ChatRequest
 
-# The vendor quick-start's own bot description, used when a pro chat has no system text.
-DEFAULT_BOT_CONTENT = (
-    "MM智能助理是一款由MiniMax自研的,没有调用其他产品的接口的大型语言模型。"
-    "MiniMax是一家中国科技公司,一直致力于进行大模型相关的研究。"
-)
 # The /v1/chat/completions page caps max_completion_tokens at 2048 (seed 004).
 CHAT_MAX_COMPLETION_TOKENS = 2048
-SCHEMA_NAME = re.compile(r"^\w{1,64}$")
 
 
 def resolve_dialect(request: ChatRequest) -> Dialect:
@@ -38,36 +35,32 @@ def resolve_dialect(request: ChatRequest) -> Dialect:
 def check_request(request: ChatRequest, dialect: Dialect) -> None:
     """Raise InvalidRequest for a value the vendor pages rule out (before sending)."""
     if not request.messages:
-        raise InvalidRequest(_("A chat request needs at least one message."))
+        raise InvalidRequest("A chat request needs at least one message.")
     for name in ("temperature", "top_p"):
         value = getattr(request, name)
         if value is not None and not 0 < value <= 1:
-            raise InvalidRequest(
-                _("%(name)s must be in (0, 1], got %(value)s.")
-                % {"name": name, "value": value}
-            )
+            raise InvalidRequest(f"{name} must be in (0, 1], got {value}.")
     if request.max_tokens is not None:
         limit = get_model(request.model).max_output_tokens
         if dialect is Dialect.CHAT:
             limit = min(limit, CHAT_MAX_COMPLETION_TOKENS)
         if not 1 <= request.max_tokens <= limit:
             raise InvalidRequest(
-                _("max_tokens must be between 1 and %(limit)d, got %(value)s.")
-                % {"limit": limit, "value": request.max_tokens}
+                f"max_tokens must be between 1 and {limit}, got {request.max_tokens}."
             )
     if request.json_schema is not None:
         _check_json_schema(request.json_schema)
 
 
 def _check_json_schema(json_schema: dict[str, Any]) -> None:
-    if not SCHEMA_NAME.match(str(json_schema.get("name", ""))):
+    if not schema_name_is_valid(json_schema.get("name")):
         raise InvalidRequest(
-            _("The JSON schema needs a name of 1-64 letters, digits or underscores.")
+            "The JSON schema needs a name of 1-64 letters, digits or underscores."
         )
     schema = json_schema.get("schema")
     if not isinstance(schema, dict) or schema.get("type") != "object":
         raise InvalidRequest(
-            _('The JSON schema must describe an object ("type": "object").')
+            'The JSON schema must describe an object ("type": "object").'
         )
 
 
@@ -113,7 +106,8 @@ def _openai_message(message: ChatMessage, dialect: Dialect) -> dict[str, Any]:
         wire["name"] = message.name
     content = message.content
     if dialect is Dialect.CHAT and message.role == "assistant" and message.reasoning:
-        # M2.x wants its reasoning back inline, as it produced it (protocol §1.3).
+        # M2.x wants its reasoning back inline, as it produced it
+        # (docs/minimax-protocol.md §6).
         content = f"<think>\n{message.reasoning}\n</think>\n\n{content}"
     # The vendor's own examples send a system message with a name and no content.
     if content or message.role != "system":
@@ -172,7 +166,8 @@ def _pro_messages(
         elif message.role == "assistant":
             item = {"sender_type": "BOT", "sender_name": message.name or bot_name}
         else:
-            # A function's result is filed under the bot that called it (§2.2).
+            # A function's result is filed under the bot that called it
+            # (docs/minimax-protocol.md §11).
             item = {"sender_type": "FUNCTION", "sender_name": bot_name}
         item["text"] = message.content
         if message.role == "assistant" and message.tool_calls:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..catalog import get_model
 from .chat_wire import CHAT, Completion, ToolCall, final_body, stream_chunks
 from .failures import InvalidParams
+from .models import CHAT_MAX_COMPLETION_TOKENS, JSON_SCHEMA_MODELS, model_for
 from .replies import Answer, Prompt, compose, compose_json, count_tokens, seed_for
 from .schema_example import example_for_schema
 from .triggers import Triggers, parse_triggers, strip_triggers
@@ -28,8 +28,6 @@ from .wire import Reply, new_id, now
 
 ROLES = ("system", "user", "assistant", "tool")
 DEFAULT_NAME = "MiniMax AI"
-CHAT_MAX_COMPLETION_TOKENS = 2048
-JSON_SCHEMA_MODEL = "MiniMax-Text-01"
 
 
 def chat_reply(payload: dict[str, Any], dialect: str) -> Reply:
@@ -52,13 +50,13 @@ def decide(payload: dict[str, Any], dialect: str) -> Completion:
     optional_bool(payload, "stream")
     unit_interval(payload, "temperature")
     unit_interval(payload, "top_p")
-    max_tokens = _max_tokens(payload, dialect)
+    max_tokens = _max_tokens(payload, dialect, model)
     tools = _check_tools(payload)
     schema = _json_schema(payload, model)
     reasoning_split = dialect == CHAT and optional_bool(payload, "reasoning_split")
 
     prompt, triggers = _prompt_of(messages, model)
-    reasoning_model = _is_reasoning(model) and schema is None
+    reasoning_model = model_for(model).reasoning and schema is None
     if schema is not None:
         answer = compose_json(prompt, schema)
     else:
@@ -142,14 +140,12 @@ def _check_messages(messages: list) -> list[dict[str, Any]]:
     return messages
 
 
-def _max_tokens(payload: dict[str, Any], dialect: str) -> int | None:
+def _max_tokens(payload: dict[str, Any], dialect: str, model: str) -> int | None:
+    cap = model_for(model).context_tokens
     if dialect == CHAT:
-        cap = CHAT_MAX_COMPLETION_TOKENS
-        return positive_int(
-            payload, "max_completion_tokens", maximum=cap
-        ) or positive_int(payload, "max_tokens", maximum=cap)
-    return positive_int(payload, "max_completion_tokens") or positive_int(
-        payload, "max_tokens"
+        cap = min(cap, CHAT_MAX_COMPLETION_TOKENS)
+    return positive_int(payload, "max_completion_tokens", maximum=cap) or positive_int(
+        payload, "max_tokens", maximum=cap
     )
 
 
@@ -175,8 +171,9 @@ def _json_schema(payload: dict[str, Any], model: str) -> dict[str, Any] | None:
     response_format = payload.get("response_format")
     if response_format is None:
         return None
-    if model != JSON_SCHEMA_MODEL:
-        raise InvalidParams(f"response_format is only supported by {JSON_SCHEMA_MODEL}")
+    if not model_for(model).json_schema:
+        supported = ", ".join(JSON_SCHEMA_MODELS)
+        raise InvalidParams(f"response_format is only supported by {supported}")
     if (
         not isinstance(response_format, dict)
         or response_format.get("type") != "json_schema"
@@ -203,10 +200,6 @@ def _text(message: dict[str, Any]) -> str:
             part.get("text", "") for part in content if isinstance(part, dict)
         )
     return content
-
-
-def _is_reasoning(model: str) -> bool:
-    return get_model(model).reasoning or model.startswith(("MiniMax-M1", "MiniMax-M2"))
 
 
 def _assistant_name(messages: list[dict[str, Any]]) -> str:

@@ -1,9 +1,10 @@
 """How a decided chat reply looks on the wire: chunks, the final body, usage.
 
-v2 and /v1/chat/completions share one envelope (minimax-protocol §1.3-§1.6, seeds
-000, 001, 004). They differ in where reasoning goes (v2: `reasoning_content`; chat:
-`<think>` inline in content, or `reasoning_details` with `reasoning_split`), in
-`status_msg` ("" vs "success") and in `prompt_tokens_details`.
+v2 and /v1/chat/completions share one envelope (docs/minimax-protocol.md §4-§7
+and §10, seeds 000, 001, 004). They differ in where reasoning goes (v2:
+`reasoning_content`; chat: `<think>` inline in content, or `reasoning_details`
+with `reasoning_split`), in `status_msg` ("" vs "success") and in
+`prompt_tokens_details`.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _has_payload(delta: dict[str, Any]) -> bool:
 
 
 def _tool_deltas(call: ToolCall, base: dict[str, Any]) -> list[dict[str, Any]]:
-    # One call split in two pieces; the continuation has "id": "" (§1.6).
+    # One call split in two pieces; the continuation has "id": "" (protocol §7).
     half = len(call.arguments) // 2
     first = {
         "index": 0,

@@ -2,12 +2,13 @@
 
 Native endpoints (v2, pro, t2a_v2, text_to_speech) answer HTTP 200 with a non-zero
 `base_resp`; /v1/chat/completions answers a real HTTP status with an OpenAI-style
-`error` object (minimax-protocol §5, and the brief's `[sim:error=CODE]` row).
+`error` object (docs/minimax-protocol.md §14-§15, and the `[sim:error=CODE]` row
+of docs/simulator.md).
 """
 
 from __future__ import annotations
 
-# The vendor's status_msg for each code (minimax-protocol §5).
+# The vendor's status_msg for each code (docs/minimax-protocol.md §14).
 STATUS_MESSAGES: dict[int, str] = {
     1000: "unknown error",
     1001: "request timeout",

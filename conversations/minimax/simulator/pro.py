@@ -1,4 +1,6 @@
-"""POST /v1/text/chatcompletion_pro: the legacy sender-name dialect (§2.1-§2.3).
+"""POST /v1/text/chatcompletion_pro: the legacy sender-name dialect.
+
+See docs/minimax-protocol.md §11-§13 (seeds 002 and 003).
 
 A stream is partial events whose `reply` is "" and whose
 `choices[0].messages[0].text` is the increment (no usage), then the full object:
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .failures import InvalidParams
+from .models import model_for
 from .replies import Answer, Prompt, compose, count_tokens
 from .schema_example import example_for_schema
 from .triggers import Triggers, parse_triggers, strip_triggers
@@ -63,7 +66,9 @@ def decide(payload: dict[str, Any]) -> ProReply:
     optional_bool(payload, "stream")
     unit_interval(payload, "temperature")
     unit_interval(payload, "top_p")
-    max_tokens = positive_int(payload, "tokens_to_generate")
+    max_tokens = positive_int(
+        payload, "tokens_to_generate", maximum=model_for(model).context_tokens
+    )
     functions = _check_functions(payload)
 
     users = [m for m in messages if m["sender_type"] == "USER"]

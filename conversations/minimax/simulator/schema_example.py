@@ -1,7 +1,7 @@
 """Build a JSON value that validates against a JSON schema (the json_schema subset).
 
 MiniMax's response_format supports string, number, integer, boolean, array, object
-and enum, with every property required (minimax-protocol §1.2). Enums take their
+and enum, with every property required (docs/minimax-protocol.md §8). Enums take their
 last value: in the vendor's content-analysis example that is the benign one
 ("正常", "low").
 """

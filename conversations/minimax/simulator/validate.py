@@ -10,7 +10,9 @@ from typing import Any
 
 from .failures import InvalidParams
 
-SCHEMA_NAME_RE = re.compile(r"^\w{1,64}$")
+# The vendor's `^\w+$`, at most 64: read as ASCII letters, digits and underscore,
+# as the client's check (conversations/minimax/schema.py) reads it too.
+SCHEMA_NAME_RE = re.compile(r"^\w{1,64}$", re.ASCII)
 
 
 def require_str(payload: dict[str, Any], name: str) -> str:
