@@ -31,6 +31,18 @@ export function highlightJSON(text) {
 }
 
 const markdown = new MarkdownIt({ html: false, linkify: true, highlight });
+
+// The CSP refuses style attributes (even in the HTML DOMPurify parses), and markdown-it
+// aligns table cells with style="text-align:…": make that a class (chat.css) instead.
+const ALIGNMENT = /^text-align:\s*(left|right|center)$/;
+markdown.core.ruler.push("alignment_classes", (state) => {
+  for (const token of state.tokens) {
+    if (token.type !== "th_open" && token.type !== "td_open") continue;
+    const align = ALIGNMENT.exec(token.attrGet("style") || "");
+    token.attrs = (token.attrs || []).filter(([name]) => name !== "style");
+    if (align) token.attrJoin("class", `align-${align[1]}`);
+  }
+});
 const PLAIN_OPTIONS = { ...markdown.options, highlight: null };
 
 // Render tokens from parseBlocks() to an HTML string (not yet sanitised).
@@ -89,21 +101,13 @@ const PURIFY_OPTIONS = {
   USE_PROFILES: { html: true },
   // Images would let a reply load any URL (and leak the conversation into it).
   FORBID_TAGS: ["img", "style", "form", "input", "button", "textarea", "select"],
-  // The CSP refuses style attributes; table alignment becomes a class instead.
+  // Never a style attribute (the CSP refuses them; see alignment_classes above).
   FORBID_ATTR: ["style"],
   RETURN_DOM_FRAGMENT: true,
 };
-const ALIGNMENT = /^text-align:\s*(left|right|center)$/;
 let purifierReady = false;
 
 function setUpPurifier() {
-  DOMPurify.addHook("beforeSanitizeAttributes", (node) => {
-    const style = node.getAttribute?.("style");
-    const align = style && ALIGNMENT.exec(style.trim());
-    if (align && (node.tagName === "TH" || node.tagName === "TD")) {
-      node.classList.add(`align-${align[1]}`);
-    }
-  });
   DOMPurify.addHook("afterSanitizeAttributes", (node) => {
     if (node.tagName === "A") {
       node.setAttribute("target", "_blank");

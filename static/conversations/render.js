@@ -71,14 +71,13 @@ export function noteLines(data, T) {
 export function createMessageView(ctx) {
   const sender = el("span", { class: "sender" });
   const badges = el("span", { class: "badges" });
-  const speak = el("a", { class: "speak", "data-testid": "speak", hidden: true }, ctx.speakLabel);
-  const header = el("header", { class: "message-header" }, sender, badges, speak);
+  const header = el("header", { class: "message-header" }, sender, badges);
   const body = el("div", { class: "body" });
   const notes = el("div", { class: "notes" });
   const root = el("li", { class: "message", "data-testid": "message" }, header, body, notes);
   return {
     el: root,
-    parts: { sender, badges, speak, header, body, notes },
+    parts: { sender, badges, header, body, notes, speak: null },
     markdown: new MarkdownView(body, (fragment) => decorateCodeBlocks(fragment, ctx.T)),
     bodyMode: null, // "text", "json" or "markdown": what the body shows now
     reasoning: null, // {details, text node}
@@ -97,7 +96,7 @@ export function renderMessage(view, data, ctx) {
   if (data.id) root.dataset.id = data.id;
   parts.sender.textContent = isUser ? T.you : data.sender_name || T.assistant;
   renderBadge(parts.badges, data, T);
-  renderSpeak(parts.speak, data);
+  if (!isUser) renderSpeak(parts, data, ctx);
   if (!isUser) renderReasoning(view, data, T);
   renderBody(view, data, ctx);
   renderNotes(parts.notes, data, T);
@@ -108,10 +107,15 @@ function renderBadge(box, data, T) {
   box.replaceChildren(...(badge ? [el("span", { class: badge.className }, badge.text)] : []));
 }
 
-function renderSpeak(link, data) {
-  const shown = data.role === "assistant" && data.id && data.status !== "streaming";
-  link.hidden = !(shown && data.content);
-  if (shown) link.href = speakHref(data.id);
+// The reply, read aloud on the speech page: offered once there is a whole reply.
+function renderSpeak(parts, data, ctx) {
+  if (!parts.speak) {
+    parts.speak = el("a", { class: "speak", "data-testid": "speak" }, ctx.speakLabel);
+    parts.header.append(parts.speak);
+  }
+  const shown = Boolean(data.id && data.content && data.status !== "streaming");
+  parts.speak.hidden = !shown;
+  if (shown) parts.speak.href = speakHref(data.id);
 }
 
 function renderReasoning(view, data, T) {

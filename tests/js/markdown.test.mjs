@@ -157,3 +157,11 @@ describe("StreamingMarkdown", () => {
     assert.equal(streamed(text, 5).html, markdownToHTML(text));
   });
 });
+
+test("table alignment is a class, never a style attribute (the CSP refuses those)", () => {
+  const html = markdownToHTML("| l | c | r |\n|:--|:-:|--:|\n| 1 | 2 | 3 |");
+  assert.doesNotMatch(html, /style=/);
+  assert.match(html, /<th class="align-left">l<\/th>/);
+  assert.match(html, /<td class="align-center">2<\/td>/);
+  assert.match(html, /<td class="align-right">3<\/td>/);
+});
