@@ -9,6 +9,7 @@ same-origin: `connect-src 'self'` covers ws:/wss: to this host and port in curre
 browsers (CSP Level 3), which the browser tests check in chromium.
 """
 
+from django.conf import settings
 from django.utils.deprecation import MiddlewareMixin
 
 HEADER = "Content-Security-Policy"
@@ -35,5 +36,9 @@ class ContentSecurityPolicyMiddleware(MiddlewareMixin):
     """Add POLICY to each response that does not set a policy of its own."""
 
     def process_response(self, request, response):
+        # Django's debug error pages (DEBUG on: a developer's machine only) are built
+        # with inline <style> and <script>; under the policy they would be unreadable.
+        if settings.DEBUG and response.status_code >= 400:
+            return response
         response.headers.setdefault(HEADER, POLICY)
         return response

@@ -152,3 +152,15 @@ def test_the_json_api_and_errors_carry_it_too(admin_client, conversation):
     assert missing.status_code == 404
     assert_strict(api)
     assert_strict(missing)
+
+
+def test_a_developers_debug_error_page_stays_readable(client, settings, user):
+    settings.DEBUG = True
+    client.force_login(user)
+
+    page = client.get("/")
+    debug_404 = client.get("/c/999999/")
+
+    assert "Content-Security-Policy" in page.headers
+    assert debug_404.status_code == 404
+    assert "Content-Security-Policy" not in debug_404.headers
