@@ -41,6 +41,7 @@ DB_TESTS := tests/test_models.py tests/test_services.py tests/test_consumers.py 
 test: install browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	node --test tests/js/
 	$(BIN)/python -m pytest
 	scripts/with-postgres $(BIN)/python -m pytest -p no:cacheprovider $(DB_TESTS)
 

@@ -22,7 +22,7 @@ from tests.browser.chat import (
     watch_replies,
 )
 from tests.browser.conftest import sign_in
-from tests.browser.servers import SiteServer
+from tests.browser.servers import SiteServer, manage
 
 OWNER_PASSWORD = "first-Owner-pa55word"
 USAGE = re.compile(r"Tokens: \d+ prompt · \d+ completion · \d+ total")
@@ -251,3 +251,133 @@ def test_a_json_schema_reply_shows_as_formatted_json_that_matches(
     reply = last_reply(page)
     expect(reply.locator(".json-mark")).to_have_attribute("data-json-valid", "true")
     assert json.loads(reply.locator("pre code.language-json").text_content()) == parsed
+
+
+# Every Content-Security-Policy violation on the page, from the moment it loads.
+_WATCH_CSP = """() => {
+    window.__cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (event) => {
+        window.__cspViolations.push(
+            `${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}`);
+    });
+}"""
+
+
+def csp_violations(page: Page, console: list[str]) -> list[str]:
+    refused = [line for line in console if "Content Security Policy" in line]
+    return page.evaluate("window.__cspViolations") + refused
+
+
+def test_chatting_breaks_no_content_security_policy(
+    page: Page, chat_server: SiteServer
+) -> None:
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.add_init_script(f"({_WATCH_CSP})()")
+    sign_in(page, chat_server)
+    response = page.goto(f"{chat_server.url}/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+
+    send(page, "Show me some code, please.")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete")
+    # The websocket (connect-src 'self'), highlighting and the copy button all ran.
+    expect(reply.locator("pre code span[class^='hljs-']").first).to_be_attached()
+    expect(reply.locator("pre button.copy-code")).to_have_count(1)
+    # Markdown tables align with classes: a style attribute would be refused.
+    aligned = page.evaluate(
+        """async () => {
+            const { renderMarkdown } = await import("/static/common/markdown.js");
+            const box = document.createElement("div");
+            box.className = "body";
+            box.append(renderMarkdown("| n |\\n|--:|\\n| 1 |"));
+            document.body.append(box);
+            const cell = box.querySelector("td");
+            return [cell.className, cell.hasAttribute("style"),
+                    getComputedStyle(cell).textAlign];
+        }"""
+    )
+    assert aligned == ["align-right", False, "right"]
+    assert csp_violations(page, console) == []
+
+    page.reload()
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    assert csp_violations(page, console) == []
+
+
+def test_the_admin_breaks_no_content_security_policy(
+    page: Page, chat_server: SiteServer
+) -> None:
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.add_init_script(f"({_WATCH_CSP})()")
+    chat_server.ensure_user("csp-staff")
+    manage(
+        chat_server.env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.filter(username='csp-staff')"
+        ".update(is_staff=True, is_superuser=True)",
+    )
+    sign_in(page, chat_server, "csp-staff")
+    for path in ("/admin/", "/admin/conversations/message/", "/admin/auth/user/add/"):
+        response = page.goto(f"{chat_server.url}{path}")
+        assert response.status == 200, path
+        assert "object-src 'none'" in response.headers["content-security-policy"]
+        expect(page.locator("#content")).to_be_visible()
+        assert csp_violations(page, console) == [], path
+    # The admin's own scripts work under the policy: the changelist's select-all box.
+    page.goto(f"{chat_server.url}/admin/auth/user/")
+    page.locator("#action-toggle").check()
+    expect(page.locator("tr.selected").first).to_be_visible()
+    assert csp_violations(page, console) == []
+
+
+# Marks the first heading of a streaming reply once two blocks follow it (so it is
+# finished), and records whether that same element is still shown when the reply ends.
+_WATCH_FINISHED_BLOCK = """() => {
+    window.__finishedBlock = { tagged: false, kept: null };
+    let heading = null;
+    new MutationObserver(() => {
+        const reply = document.querySelector(
+            '[data-testid="message"][data-role="assistant"]');
+        if (!reply) return;
+        const first = reply.querySelector(".body > h2");
+        if (!heading && reply.dataset.status === "streaming"
+                && first?.nextElementSibling?.nextElementSibling) {
+            heading = first;
+            window.__finishedBlock.tagged = true;
+        }
+        if (heading && reply.dataset.status === "complete") {
+            window.__finishedBlock.kept = heading.isConnected && first === heading;
+        }
+    }).observe(document.documentElement, {
+        subtree: true, childList: true, attributes: true,
+    });
+}"""
+
+
+def test_a_streaming_reply_keeps_its_finished_blocks(signed_in_page: Page) -> None:
+    page = signed_in_page
+    page.evaluate(_WATCH_FINISHED_BLOCK)
+    send(page, "What is a generator?")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(reply.locator(".body > h2")).to_have_count(1)
+
+    watched = page.evaluate("window.__finishedBlock")
+    # Rendered once while streaming and never again: not re-rendered on each frame.
+    assert watched == {"tagged": True, "kept": True}
+
+
+def test_each_reply_offers_to_speak_it(signed_in_page: Page) -> None:
+    page = signed_in_page
+    send(page, "Say something I can listen to.")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete")
+    reply_id = reply.get_attribute("data-id")
+    speak = reply.get_by_test_id("speak")
+    expect(speak).to_be_visible()
+    expect(speak).to_have_attribute("href", f"/speech/?message={reply_id}")
+    expect(last_question(page).get_by_test_id("speak")).to_have_count(0)

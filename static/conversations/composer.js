@@ -1,0 +1,104 @@
+// Writing and sending: the composer, send and stop, and which controls are usable.
+// The first message of a new chat creates the conversation (POST) before it is sent.
+import { apiFetch } from "../common/api.js";
+import { pendingKey } from "./store.js";
+import { addSidebarItem } from "./sidebar.js";
+
+function newClientId() {
+  if (window.crypto?.randomUUID) return crypto.randomUUID();
+  return Date.now().toString(36) + Math.random().toString(36).slice(2);
+}
+
+export function canSend(app) {
+  if (app.creating || app.pendingSend || app.store.streamingReply()) return false;
+  return !app.conversation || Boolean(app.socket?.open);
+}
+
+export function refreshControls(app) {
+  const { ui, store } = app;
+  const possible = canSend(app);
+  const reenabled = possible && ui.composer.disabled;
+  ui.composer.disabled = !possible;
+  // Disabling dropped the focus: give it back when the reply is in.
+  if (reenabled && document.activeElement === document.body) ui.composer.focus();
+  ui.send.disabled = !possible || !ui.composer.value.trim();
+  const streaming = store.streamingReply();
+  ui.stop.hidden = !streaming;
+  const lastKey = store.lastAssistantKey();
+  for (const [key, view] of app.views) {
+    const button = view.el.querySelector("button.regenerate");
+    if (button) button.hidden = key !== lastKey || Boolean(streaming) || !app.socket?.open;
+  }
+}
+
+// The server refused (or never got) the message: give the text back to the user.
+export function failPendingSend(app) {
+  const { clientId, content } = app.pendingSend;
+  app.pendingSend = null;
+  const key = pendingKey(clientId);
+  if (app.store.get(key)) {
+    app.removeMessage(key);
+    if (!app.ui.composer.value.trim()) app.ui.composer.value = content;
+  }
+  app.refreshControls();
+}
+
+async function submitMessage(app) {
+  const { ui } = app;
+  const content = ui.composer.value.trim();
+  if (!content || !canSend(app)) return;
+  app.showNotice("");
+  if (!app.conversation && !(await createConversation(app))) return;
+  const clientId = newClientId();
+  app.pendingSend = { clientId, content };
+  app.addMessage(
+    { id: null, role: "user", content, reasoning: "", status: "sending" },
+    pendingKey(clientId),
+  );
+  ui.composer.value = "";
+  app.sendFrame({ type: "message.send", content, client_id: clientId });
+  app.refreshControls();
+  app.scrollToBottom();
+}
+
+async function createConversation(app) {
+  const values = app.settings.read();
+  if (!values) {
+    app.ui.settings.open = true;
+    return false;
+  }
+  app.creating = true;
+  app.refreshControls();
+  try {
+    const data = await apiFetch("/api/conversations/", { method: "POST", json: values });
+    app.conversation = data;
+    history.replaceState(null, "", data.url);
+    addSidebarItem(data);
+    document.getElementById("conversation-actions").hidden = false;
+    app.startSocket();
+    return true;
+  } catch (error) {
+    if (error.errors) app.settings.showErrors(error.errors);
+    app.showNotice(app.T.create_failed);
+    return false;
+  } finally {
+    app.creating = false;
+    app.refreshControls();
+  }
+}
+
+export function setUpComposer(app) {
+  const { ui } = app;
+  ui.composerForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitMessage(app);
+  });
+  ui.composer.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submitMessage(app);
+    }
+  });
+  ui.composer.addEventListener("input", () => app.refreshControls());
+  ui.stop.addEventListener("click", () => app.sendFrame({ type: "reply.stop" }));
+}

@@ -1,0 +1,229 @@
+// The chat page's entry point: reads the page data, builds the app object the modules
+// share, and turns what store.js says a frame did into renders. Frames are described
+// in docs/websocket.md.
+import { apiFetch } from "../common/api.js";
+import { pageData } from "../common/dom.js";
+import { loadStrings } from "../common/i18n.js";
+import { failPendingSend, refreshControls, setUpComposer } from "./composer.js";
+import { createMessageView, renderMessage } from "./render.js";
+import { SettingsPanel } from "./settings.js";
+import { nameSidebarItem, setUpSidebarToggle } from "./sidebar.js";
+import { ChatSocket, socketURL } from "./socket.js";
+import { MessageStore } from "./store.js";
+
+const $ = (id) => document.getElementById(id);
+
+const ui = {
+  list: $("messages"),
+  composer: $("composer"),
+  composerForm: $("composer-form"),
+  send: $("send"),
+  stop: $("stop"),
+  model: $("model-select"),
+  dialectNote: $("dialect-note"),
+  settings: $("settings"),
+  settingsForm: $("settings-form"),
+  settingsStatus: $("settings-status"),
+  connection: $("connection"),
+  notice: $("notice"),
+  emptyChat: $("empty-chat"),
+};
+
+const T = loadStrings();
+
+const app = {
+  T,
+  ui,
+  models: new Map((pageData("models-data") || []).map((spec) => [spec.id, spec])),
+  conversation: pageData("conversation-data"),
+  store: new MessageStore(),
+  views: new Map(), // the same keys as the store: each message's DOM (render.js)
+  socket: null,
+  pendingSend: null, // {clientId, content} until the reply starts or is refused
+  creating: false,
+  settings: null,
+
+  refreshControls: () => refreshControls(app),
+  showNotice(text) {
+    ui.notice.textContent = text;
+    ui.notice.hidden = !text;
+  },
+  sendFrame(frame) {
+    app.socket?.send(frame);
+  },
+  scrollToBottom,
+  addMessage(data, key = data.id) {
+    app.store.upsert(data, key);
+    scheduleRender(key);
+  },
+  removeMessage(key) {
+    app.store.remove(key);
+    app.views.get(key)?.el.remove();
+    app.views.delete(key);
+    app.refreshControls();
+  },
+  onSchemaChange() {
+    for (const key of app.store.keys()) scheduleRender(key);
+  },
+  startSocket,
+};
+
+const renderContext = {
+  T,
+  speakLabel: ui.list.dataset.speakLabel || "Speak",
+  jsonMode: () => Boolean(app.conversation?.json_schema),
+};
+
+// --- rendering: at most once per animation frame --------------------------------
+
+const dirty = new Set();
+let frameRequested = false;
+
+function scheduleRender(key) {
+  dirty.add(key);
+  if (frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(renderDirty);
+}
+
+function renderDirty() {
+  frameRequested = false;
+  const stick = nearBottom();
+  for (const key of dirty) {
+    const data = app.store.get(key);
+    if (data) renderMessage(viewFor(key), data, renderContext);
+  }
+  dirty.clear();
+  if (stick) scrollToBottom();
+  app.refreshControls();
+}
+
+function viewFor(key) {
+  let view = app.views.get(key);
+  if (!view) {
+    view = createMessageView(renderContext);
+    app.views.set(key, view);
+    ui.list.append(view.el);
+    ui.emptyChat?.remove();
+  }
+  return view;
+}
+
+function nearBottom() {
+  const page = document.scrollingElement;
+  const scroller = ui.list.scrollHeight > ui.list.clientHeight + 2 ? ui.list : page;
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+}
+
+function scrollToBottom() {
+  ui.list.scrollTop = ui.list.scrollHeight;
+  document.scrollingElement.scrollTop = document.scrollingElement.scrollHeight;
+}
+
+// --- frames -----------------------------------------------------------------------
+
+function apply(effects) {
+  if (effects.rekeyed) {
+    const [oldKey, newKey] = effects.rekeyed;
+    const view = app.views.get(oldKey);
+    app.views.delete(oldKey);
+    if (view) app.views.set(newKey, view);
+    if (dirty.delete(oldKey)) dirty.add(newKey);
+  }
+  for (const key of effects.changed) scheduleRender(key);
+  for (const key of effects.removed) app.removeMessage(key);
+  if (effects.resync) app.sendFrame({ type: "reply.resync" });
+  if (effects.userStored) nameSidebarItem(app.conversation, effects.userStored.content);
+  if (effects.replyStarted) app.pendingSend = null;
+  if (effects.error) onFrameError(effects.error);
+}
+
+function onFrameError(frame) {
+  app.showNotice(T.frame_errors?.[frame.code] || frame.message);
+  if (app.pendingSend && frame.code !== "nothing_to_regenerate") failPendingSend(app);
+  app.refreshControls();
+}
+
+function startSocket() {
+  app.socket = new ChatSocket(socketURL(location, app.conversation.id), {
+    onOpen(reconnected) {
+      ui.connection.hidden = true;
+      if (reconnected) catchUp();
+      app.refreshControls();
+    },
+    onFrame: (frame) => apply(app.store.receive(frame)),
+    onClose() {
+      if (app.pendingSend && !app.socket.queued) failPendingSend(app);
+      ui.connection.textContent = app.socket.connectedOnce ? T.reconnecting : T.connecting;
+      ui.connection.hidden = false;
+      app.refreshControls();
+    },
+  });
+  app.socket.connect();
+}
+
+// After a reconnect: catch up with what happened while the socket was down.
+async function catchUp() {
+  try {
+    const fresh = await apiFetch(`/api/conversations/${app.conversation.id}/`);
+    apply(app.store.merge(fresh.messages));
+  } catch {
+    // The next reconnect tries again; the socket's snapshot covers a streaming reply.
+  }
+}
+
+// --- the message list's buttons ---------------------------------------------------
+
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // Plain-HTTP intranet: no async clipboard; fall back to a selection.
+    const area = document.createElement("textarea");
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    const ok = document.execCommand("copy");
+    area.remove();
+    return ok;
+  }
+}
+
+ui.list.addEventListener("click", async (event) => {
+  const button = event.target.closest("button");
+  if (!button) return;
+  if (button.dataset.action === "regenerate") {
+    app.showNotice("");
+    app.sendFrame({ type: "reply.regenerate" });
+  } else if (button.classList.contains("copy-code")) {
+    const code = button.parentElement.querySelector("code");
+    if (await copyText(code ? code.textContent : "")) {
+      button.textContent = T.copied;
+      setTimeout(() => (button.textContent = T.copy), 1500);
+    }
+  }
+});
+
+// No inline handlers (the CSP forbids them): the language menu submits from here.
+$("language-select")?.addEventListener("change", (event) => event.target.form.submit());
+
+function start() {
+  app.settings = new SettingsPanel(app);
+  app.settings.setUp();
+  setUpComposer(app);
+  setUpSidebarToggle();
+  for (const data of pageData("messages-data") || []) app.addMessage(data);
+  if (app.conversation) {
+    app.settings.fill(app.conversation);
+    ui.connection.textContent = T.connecting;
+    startSocket();
+  } else {
+    const spec = app.settings.currentSpec();
+    app.settings.fill({ model: spec.id, dialect: spec.default_dialect });
+  }
+  app.refreshControls();
+  requestAnimationFrame(scrollToBottom);
+}
+
+start();

@@ -1,0 +1,166 @@
+// The page's state: every message shown, by key (the message id, or "client:<id>" for a
+// user message not stored yet), and how each server frame (docs/websocket.md) changes
+// it. No DOM here: main.js turns the returned effects into renders, so this module runs
+// in node (tests/js/).
+
+// Append a streamed piece whose start is at `offset` (UTF-16 units, JS string.length)
+// in the full text. gap: the piece starts after what we have, so something was missed.
+export function applyPiece(current, piece, offset) {
+  if (!piece) return { text: current, gap: false };
+  if (offset > current.length) return { text: current, gap: true };
+  const overlap = current.length - offset;
+  if (overlap >= piece.length) return { text: current, gap: false };
+  return { text: current + piece.slice(overlap), gap: false };
+}
+
+export const pendingKey = (clientId) => `client:${clientId}`;
+
+// What a frame did, for the page to act on.
+function effects() {
+  return {
+    changed: [], // keys to render again
+    removed: [], // keys whose message is gone
+    rekeyed: null, // [oldKey, newKey]: a pending message got its id
+    resync: false, // send reply.resync
+    userStored: null, // a user message the server stored (names the sidebar item)
+    replyStarted: false, // a reply began: the message being sent got through
+    error: null, // an error frame
+  };
+}
+
+export class MessageStore {
+  constructor() {
+    this.messages = new Map();
+    // Ids we asked a snapshot for, so a burst of deltas asks once.
+    this.resyncAsked = new Set();
+  }
+
+  get(key) {
+    return this.messages.get(key);
+  }
+
+  keys() {
+    return [...this.messages.keys()];
+  }
+
+  upsert(data, key = data.id) {
+    this.messages.set(key, data);
+    this.resyncAsked.delete(data.id);
+    return key;
+  }
+
+  remove(key) {
+    return this.messages.delete(key);
+  }
+
+  rekey(oldKey, newKey) {
+    const data = this.messages.get(oldKey);
+    this.messages.delete(oldKey);
+    this.messages.set(newKey, data);
+  }
+
+  streamingReply() {
+    for (const data of this.messages.values()) {
+      if (data.role === "assistant" && data.status === "streaming") return data;
+    }
+    return null;
+  }
+
+  lastAssistantKey() {
+    let last = null;
+    for (const [key, data] of this.messages) if (data.role === "assistant") last = key;
+    return last;
+  }
+
+  // True the first time a snapshot is needed for messageId.
+  askResync(messageId) {
+    if (this.resyncAsked.has(messageId)) return false;
+    this.resyncAsked.add(messageId);
+    return true;
+  }
+
+  // Apply a reply.delta by its offsets; returns effects.
+  applyDelta(frame, out = effects()) {
+    const data = this.messages.get(frame.message_id);
+    if (!data || data.status !== "streaming") {
+      // Unknown: a reply we have not heard of (we joined late); ask for it.
+      if (!data) out.resync = this.askResync(frame.message_id);
+      return out;
+    }
+    const text = applyPiece(data.content, frame.text, frame.text_offset ?? 0);
+    const reasoning = applyPiece(
+      data.reasoning || "",
+      frame.reasoning,
+      frame.reasoning_offset ?? 0,
+    );
+    if (text.gap || reasoning.gap) {
+      out.resync = this.askResync(frame.message_id);
+      return out;
+    }
+    if (text.text === data.content && reasoning.text === (data.reasoning || "")) return out;
+    this.messages.set(frame.message_id, {
+      ...data,
+      content: text.text,
+      reasoning: reasoning.text,
+    });
+    out.changed.push(frame.message_id);
+    return out;
+  }
+
+  // Apply one server frame; returns effects.
+  receive(frame) {
+    const out = effects();
+    switch (frame.type) {
+      case "message.created":
+        return this.created(frame, out);
+      case "reply.delta":
+        return this.applyDelta(frame, out);
+      case "reply.snapshot":
+      case "reply.done":
+        out.changed.push(this.upsert(frame.message));
+        return out;
+      case "message.deleted":
+        if (this.remove(frame.message_id)) out.removed.push(frame.message_id);
+        return out;
+      case "error":
+        out.error = frame;
+        return out;
+      default:
+        return out;
+    }
+  }
+
+  created(frame, out) {
+    const data = frame.message;
+    const key = frame.client_id ? pendingKey(frame.client_id) : null;
+    if (key && this.messages.has(key)) {
+      // The stored version of the message we showed while sending.
+      this.rekey(key, data.id);
+      out.rekeyed = [key, data.id];
+    }
+    out.changed.push(this.upsert(data));
+    if (data.role === "user") out.userStored = data;
+    if (data.role === "assistant") out.replyStarted = true;
+    return out;
+  }
+
+  // After a reconnect: take the conversation as the API has it now.
+  merge(serverMessages) {
+    const out = effects();
+    const seen = new Set();
+    for (const data of serverMessages) {
+      seen.add(data.id);
+      const current = this.messages.get(data.id);
+      // A streaming reply is the socket's business (it sends a snapshot on connect).
+      if (current?.status === "streaming" && data.status === "streaming") continue;
+      out.changed.push(this.upsert(data));
+    }
+    for (const key of this.keys()) {
+      if (typeof key === "number" && !seen.has(key)) {
+        this.remove(key);
+        out.removed.push(key);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,145 @@
+// The message store: offsets of reply.delta (docs/websocket.md) and what frames do.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { MessageStore, applyPiece, pendingKey } from "../../static/conversations/store.js";
+
+const reply = (fields = {}) => ({
+  id: 7,
+  role: "assistant",
+  content: "",
+  reasoning: "",
+  status: "streaming",
+  ...fields,
+});
+const delta = (fields) => ({ type: "reply.delta", message_id: 7, ...fields });
+
+describe("applyPiece", () => {
+  test("appends a piece that starts where the text ends", () => {
+    assert.deepEqual(applyPiece("Hello", ", world", 5), { text: "Hello, world", gap: false });
+  });
+
+  test("skips the part of a piece already shown", () => {
+    assert.deepEqual(applyPiece("Hello, wo", "world!", 7), { text: "Hello, world!", gap: false });
+  });
+
+  test("ignores a piece shown entirely", () => {
+    assert.deepEqual(applyPiece("Hello, world", "Hello", 0), { text: "Hello, world", gap: false });
+  });
+
+  test("reports a gap when the piece starts after the text", () => {
+    assert.deepEqual(applyPiece("Hel", "world", 7), { text: "Hel", gap: true });
+  });
+
+  test("counts offsets in UTF-16 units, as the server does", () => {
+    // "你好😀" is 4 UTF-16 units: the emoji is a surrogate pair.
+    const current = "你好😀";
+    assert.equal(current.length, 4);
+    assert.deepEqual(applyPiece(current, "😀!", 2), { text: "你好😀!", gap: false });
+    assert.deepEqual(applyPiece(current, "世界", 4), { text: "你好😀世界", gap: false });
+  });
+
+  test("an empty piece changes nothing", () => {
+    assert.deepEqual(applyPiece("abc", "", 10), { text: "abc", gap: false });
+  });
+});
+
+describe("MessageStore.receive", () => {
+  test("deltas build the reply's text and reasoning by offset", () => {
+    const store = new MessageStore();
+    store.receive({ type: "message.created", message: reply(), client_id: null });
+    store.receive(delta({ reasoning: "Think", reasoning_offset: 0, text: "", text_offset: 0 }));
+    store.receive(delta({ reasoning: "ing.", reasoning_offset: 5, text: "Hi", text_offset: 0 }));
+    // A repeat (a second process forwarding the same frame) changes nothing.
+    const repeat = store.receive(delta({ text: "Hi", text_offset: 0 }));
+    store.receive(delta({ text: " there", text_offset: 2 }));
+
+    assert.deepEqual(repeat.changed, []);
+    assert.equal(store.get(7).content, "Hi there");
+    assert.equal(store.get(7).reasoning, "Thinking.");
+  });
+
+  test("a gap asks for one snapshot, which replaces the text", () => {
+    const store = new MessageStore();
+    store.receive({ type: "message.created", message: reply({ content: "Hel" }) });
+    const first = store.receive(delta({ text: "world", text_offset: 7 }));
+    const second = store.receive(delta({ text: "d!", text_offset: 11 }));
+    const snapshot = store.receive({
+      type: "reply.snapshot",
+      message: reply({ content: "Hello, world" }),
+    });
+    const after = store.receive(delta({ text: "d!", text_offset: 11 }));
+
+    assert.equal(first.resync, true);
+    assert.equal(second.resync, false);
+    assert.deepEqual(snapshot.changed, [7]);
+    assert.equal(store.get(7).content, "Hello, world!");
+    assert.deepEqual(after.changed, [7]);
+  });
+
+  test("a delta for a reply it has never seen asks for a snapshot", () => {
+    const store = new MessageStore();
+    assert.equal(store.receive(delta({ text: "x", text_offset: 40 })).resync, true);
+  });
+
+  test("a delta after the reply ended is ignored", () => {
+    const store = new MessageStore();
+    store.receive({ type: "reply.done", message: reply({ content: "Done.", status: "complete" }) });
+    const effects = store.receive(delta({ text: " more", text_offset: 5 }));
+
+    assert.equal(store.get(7).content, "Done.");
+    assert.deepEqual(effects.changed, []);
+    assert.equal(effects.resync, false);
+  });
+
+  test("the stored user message takes the place of the one being sent", () => {
+    const store = new MessageStore();
+    const key = pendingKey("abc");
+    store.upsert({ id: null, role: "user", content: "Hi", status: "sending" }, key);
+    const effects = store.receive({
+      type: "message.created",
+      client_id: "abc",
+      message: { id: 3, role: "user", content: "Hi", status: "complete" },
+    });
+
+    assert.deepEqual(effects.rekeyed, [key, 3]);
+    assert.equal(effects.userStored.id, 3);
+    assert.deepEqual(store.keys(), [3]);
+    assert.equal(store.get(3).status, "complete");
+  });
+
+  test("a reply starting says the message got through", () => {
+    const store = new MessageStore();
+    const effects = store.receive({ type: "message.created", message: reply(), client_id: null });
+    assert.equal(effects.replyStarted, true);
+    assert.equal(store.streamingReply().id, 7);
+  });
+
+  test("message.deleted removes the reply; error frames are passed on", () => {
+    const store = new MessageStore();
+    store.receive({ type: "reply.done", message: reply({ status: "complete" }) });
+    assert.deepEqual(store.receive({ type: "message.deleted", message_id: 7 }).removed, [7]);
+    assert.equal(store.lastAssistantKey(), null);
+    const error = { type: "error", code: "busy", message: "Busy." };
+    assert.equal(store.receive(error).error, error);
+  });
+});
+
+describe("MessageStore.merge (after a reconnect)", () => {
+  test("takes the server's messages, drops deleted ones, keeps the streaming reply", () => {
+    const store = new MessageStore();
+    store.upsert({ id: 1, role: "user", content: "Q", status: "complete" });
+    store.upsert({ id: 2, role: "assistant", content: "old", status: "complete" });
+    store.upsert(reply({ content: "live text" }));
+    store.upsert({ id: null, role: "user", content: "sending", status: "sending" }, "client:x");
+
+    const effects = store.merge([
+      { id: 1, role: "user", content: "Q", status: "complete" },
+      reply({ content: "live" }),
+    ]);
+
+    assert.deepEqual(effects.removed, [2]);
+    assert.equal(store.get(7).content, "live text");
+    assert.deepEqual(store.keys().sort(), [1, 7, "client:x"].sort());
+  });
+});
