@@ -28,6 +28,8 @@ from conversations.minimax.types import (
 )
 
 TITLE_LENGTH = 60
+# [review] What the owner sees instead of a message a reviewer hid.
+HIDDEN_PLACEHOLDER = _("This message was hidden by a reviewer.")
 # A pro conversation needs a bot description; this one is used when the user left
 # the system prompt blank.
 DEFAULT_BOT_CONTENT = "{bot_name} is a helpful, honest assistant."
@@ -118,10 +120,13 @@ class Conversation(models.Model):
 
         Assistant turns that failed, or never got any text, are left out: the model
         would otherwise be shown a half answer, or an empty turn some endpoints
-        refuse. A reply that is still streaming is not history yet.
+        refuse. A reply that is still streaming is not history yet. A message a
+        reviewer hid is left out too.
         """
         turns: list[ChatMessage] = []
         for message in self.messages.order_by("created_at", "id"):
+            if message.hidden_at is not None:  # [review] hidden: never sent again
+                continue
             if message.role == Message.Role.USER:
                 turns.append(ChatMessage("user", message.content, name=self.user_name))
             elif message.role == Message.Role.ASSISTANT:
@@ -265,6 +270,9 @@ class Message(models.Model):
     checkpoint_at = models.DateTimeField(_("checkpoint at"), null=True, blank=True)
     # When the reply ended, whatever the status; null for user messages.
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # [review] Set by a reviewer's hide decision, cleared by approve (review app):
+    # the owner then sees HIDDEN_PLACEHOLDER, and the turn is not sent upstream.
+    hidden_at = models.DateTimeField(_("hidden at"), null=True, blank=True)
 
     objects = MessageQuerySet.as_manager()
 
@@ -296,6 +304,10 @@ class Message(models.Model):
     def flagged(self) -> bool:
         return self.input_sensitive or self.output_sensitive
 
+    @property
+    def hidden(self) -> bool:
+        return self.hidden_at is not None
+
     def as_dict(self) -> dict[str, Any]:
         """Return the message as the "Message" JSON of docs/websocket.md."""
         error = None
@@ -315,12 +327,18 @@ class Message(models.Model):
                 "completion_tokens": self.completion_tokens,
                 "total_tokens": self.total_tokens,
             }
+        # [review] The one place a hidden message's text is replaced: the page,
+        # every frame and snapshot, search and export all go through as_dict.
+        content, reasoning = self.content, self.reasoning
+        if self.hidden:
+            content, reasoning = str(HIDDEN_PLACEHOLDER), ""
         return {
             "id": self.pk,
             "role": self.role,
             "sender_name": self.sender_name,
-            "content": self.content,
-            "reasoning": self.reasoning,
+            "content": content,
+            "reasoning": reasoning,
+            "hidden": self.hidden,
             "status": self.status,
             "finish_reason": self.finish_reason,
             "error": error,

@@ -34,6 +34,7 @@ from conversations.minimax.events import (
     Usage,
 )
 from conversations.models import Message
+from conversations.signals import reply_finished
 
 if TYPE_CHECKING:
     from conversations.minimax.events import ChatEvent
@@ -315,6 +316,9 @@ class Reply:
             return
         if self.prompt_id and self.sensitivity and self.sensitivity.input_sensitive:
             await database_sync_to_async(self._flag_prompt)()
+        # [review] the hook the review app listens on (the restructured module sends
+        # the same signal); before reply.done, so the item exists when a page sees it.
+        await database_sync_to_async(reply_finished.send)(Message, message=self.message)
         await broadcast(
             self.conversation_id,
             {"type": "reply.done", "message": self.message.as_dict()},
