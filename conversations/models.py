@@ -298,6 +298,10 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
+        # [review] Flagged text is for reviewers only, and __str__ shows up in
+        # every admin page (breadcrumbs, checkboxes, the history log).
+        if self.flagged or self.error_code in (1026, 1027) or self.hidden:
+            return f"{self.role} #{self.pk}"
         return f"{self.role}: {Truncator(self.content).chars(40)}"
 
     @property

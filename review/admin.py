@@ -131,7 +131,10 @@ class ReviewItemAdmin(ReviewerOnly, admin.ModelAdmin):
     list_per_page = 50
 
     def get_queryset(self, request):
-        return super().get_queryset(request).waiting_first()
+        # Annotated before the ordering below refers to it (the base class orders
+        # first, then we could not).
+        queryset = ReviewItem.objects.waiting_first()
+        return queryset.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request):
         # Oldest waiting first, then everything already decided.

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations.models import Message
+from conversations.models import Conversation, Message
 from review.models import (
     DECISION_STATUS,
     Direction,
@@ -138,9 +138,21 @@ def do_decide(
         )
         messages = Message.objects.filter(
             pk__in=[item.message_id for item in locked if item.message_id]
-        )
+        ).select_related("conversation")
         if action == ReviewDecision.Action.HIDE:
             messages.filter(hidden_at__isnull=True).update(hidden_at=now)
+            _untitle(messages)
         elif action == ReviewDecision.Action.APPROVE:
             messages.update(hidden_at=None)
     return decisions
+
+
+def _untitle(hidden: Iterable[Message]) -> None:
+    """Clear a conversation title made from a hidden message (it quotes it)."""
+    for message in hidden:
+        if message.role != Message.Role.USER:
+            continue
+        conversation = message.conversation
+        Conversation.objects.filter(
+            pk=conversation.pk, title=conversation.title_from(message.content)
+        ).update(title="")
