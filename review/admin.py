@@ -129,6 +129,8 @@ class ReviewItemAdmin(ReviewerOnly, admin.ModelAdmin):
     readonly_fields = fields
     inlines = [DecisionInline]
     list_per_page = 50
+    # get_absolute_url is this admin page: there is no page "on site" to view.
+    view_on_site = False
 
     def get_queryset(self, request):
         # Annotated before the ordering below refers to it (the base class orders

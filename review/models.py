@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from review.sensitivity import SensitiveType
 
-EXCERPT_LENGTH = 120
+EXCERPT_LENGTH = 60
 # The one permission the queue, its actions and the flagged text need.
 REVIEW_PERMISSION = "review.review_message"
 

@@ -80,7 +80,8 @@ def build_overview(now: datetime | None = None) -> dict:
         "peak": max((bar.total for bar in bars), default=0),
         "by_model": list(_totals(items, "model")),
         "by_user": list(_totals(items, "user__username")),
-        "width": AXIS_WIDTH + DAYS * (BAR_WIDTH + BAR_GAP),
+        # Room on the right for the last day's label.
+        "width": AXIS_WIDTH + DAYS * (BAR_WIDTH + BAR_GAP) + 24,
         "height": CHART_HEIGHT + LABEL_HEIGHT,
         "chart_height": CHART_HEIGHT,
         "axis_width": AXIS_WIDTH,

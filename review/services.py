@@ -7,14 +7,17 @@ messages they are about. The AI pre-analysis is in analysis.py.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from conversations.models import Conversation, Message
+from conversations.replies import broadcast
 from review.models import (
     DECISION_STATUS,
     Direction,
@@ -22,6 +25,8 @@ from review.models import (
     ReviewItem,
 )
 from review.sensitivity import INPUT_REFUSED, OUTPUT_REFUSED
+
+logger = logging.getLogger(__name__)
 
 # The message fields copied into ReviewItem.flags: MiniMax's verdict, as reported.
 FLAG_FIELDS = (
@@ -144,7 +149,23 @@ def do_decide(
             _untitle(messages)
         elif action == ReviewDecision.Action.APPROVE:
             messages.update(hidden_at=None)
+        if action != ReviewDecision.Action.ESCALATE:
+            message_ids = [message.pk for message in messages]
+            transaction.on_commit(lambda: announce(message_ids))
     return decisions
+
+
+def announce(message_ids: list[int]) -> None:
+    """Show open pages the messages as they are now (placeholder or text).
+
+    A reply.snapshot frame: pages replace the message with the same id.
+    """
+    for message in Message.objects.filter(pk__in=message_ids):
+        frame = {"type": "reply.snapshot", "message": message.as_dict()}
+        try:
+            async_to_sync(broadcast)(message.conversation_id, frame)
+        except Exception:  # the decision stands; a page sees it on reload
+            logger.warning("Could not announce message %s", message.pk, exc_info=True)
 
 
 def _untitle(hidden: Iterable[Message]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from conversations import services
+from conversations import replies, services
 from conversations.models import HIDDEN_PLACEHOLDER, Conversation, Message
 from review.models import Direction, ReviewDecision, ReviewItem, ReviewStatus
 from review.sensitivity import SensitiveType
@@ -269,3 +269,18 @@ async def test_hidden_text_is_not_sent_upstream_again(
     assert first_reply.content not in sent
     assert "My first question" in sent
     assert "A second question" in sent
+
+
+async def test_open_pages_are_shown_the_placeholder_when_a_reviewer_hides(
+    flagged_reply, reviewer, channel_layer
+):
+    reply, item = flagged_reply
+    channel = await channel_layer.new_channel()
+    await channel_layer.group_add(replies.group_name(reply.conversation_id), channel)
+
+    await database_sync_to_async(do_decide)([item], reviewer, "hide")
+
+    event = await asyncio.wait_for(channel_layer.receive(channel), 2)
+    assert event["frame"]["type"] == "reply.snapshot"
+    assert event["frame"]["message"]["id"] == reply.pk
+    assert event["frame"]["message"]["content"] == PLACEHOLDER
