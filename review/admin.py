@@ -17,6 +17,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -97,7 +99,7 @@ class ReviewItemAdmin(ReviewerOnly, admin.ModelAdmin):
         "outcome",
         "model",
         "user",
-        "message_created_at",
+        "date",
         "status",
         "suggestion",
     ]
@@ -150,6 +152,13 @@ class ReviewItemAdmin(ReviewerOnly, admin.ModelAdmin):
     @admin.display(description=_("text"))
     def excerpt(self, item: ReviewItem) -> str:
         return item.excerpt or "—"
+
+    @admin.display(description=_("date"), ordering="message_created_at")
+    def date(self, item: ReviewItem) -> str:
+        # Short, so the nine columns fit beside the filters.
+        return date_format(
+            timezone.localtime(item.message_created_at), "SHORT_DATETIME_FORMAT"
+        )
 
     @admin.display(description=_("type"), ordering="sensitive_type")
     def type_name(self, item: ReviewItem) -> str:

@@ -9,6 +9,7 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
+from django.utils import translation
 
 from conversations import replies, services
 from conversations.models import HIDDEN_PLACEHOLDER, Conversation, Message
@@ -51,7 +52,8 @@ async def test_a_flagged_input_is_queued_on_the_users_message(
     assert item.message_id == prompt.pk
     assert item.direction == Direction.INPUT
     assert item.sensitive_type == SensitiveType.OTHER
-    assert item.get_sensitive_type_display() == "other"
+    with translation.override("en"):
+        assert item.get_sensitive_type_display() == "other"
     assert item.refusal_code is None
     assert "Tell me a secret" in item.text
     assert (item.user_id, item.model) == (conversation.owner_id, "MiniMax-Text-01")
@@ -284,3 +286,13 @@ async def test_open_pages_are_shown_the_placeholder_when_a_reviewer_hides(
     assert event["frame"]["type"] == "reply.snapshot"
     assert event["frame"]["message"]["id"] == reply.pk
     assert event["frame"]["message"]["content"] == PLACEHOLDER
+
+
+def test_the_placeholder_and_type_names_are_translated(flagged_reply, reviewer):
+    reply, item = flagged_reply
+    do_decide([item], reviewer, "hide")
+    reply.refresh_from_db()
+
+    with translation.override("zh-hans"):
+        assert reply.as_dict()["content"] == "此消息已被审核员隐藏。"
+        assert item.get_sensitive_type_display() == "广告"
