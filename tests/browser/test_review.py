@@ -79,7 +79,7 @@ def test_a_reviewer_hides_a_flagged_reply_and_its_owner_sees_the_placeholder(
         rows = reviewer.locator("#result_list tbody tr")
         expect(rows).to_have_count(1)
         expect(rows.first).to_contain_text("advertising")
-        expect(rows.first).to_contain_text("output")
+        expect(rows.first).to_contain_text("output, delivered")
         reviewer.screenshot(path=str(tmp_path / "queue.png"), full_page=True)
 
         item_url = rows.first.locator("th a").get_attribute("href")
