@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "channels",
     "accounts",
     "conversations",
+    "review",
 ]
 
 MIDDLEWARE = [

@@ -21,13 +21,23 @@ Frame = dict[str, Any]
 
 
 def message_json(message: Message) -> dict[str, Any]:
-    """Return the message as the "Message" JSON of docs/websocket.md."""
+    """Return the message as the "Message" JSON of docs/websocket.md.
+
+    The one place a hidden message's text is replaced by the placeholder: the
+    page, every frame and snapshot, search and export all show what this returns.
+    """
+    from conversations.models import HIDDEN_PLACEHOLDER
+
+    content, reasoning = message.content, message.reasoning
+    if message.hidden:
+        content, reasoning = str(HIDDEN_PLACEHOLDER), ""
     return {
         "id": message.pk,
         "role": message.role,
         "sender_name": message.sender_name,
-        "content": message.content,
-        "reasoning": message.reasoning,
+        "content": content,
+        "reasoning": reasoning,
+        "hidden": message.hidden,
         "status": message.status,
         "finish_reason": message.finish_reason,
         "error": _error_json(message),

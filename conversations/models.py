@@ -31,6 +31,8 @@ from conversations.minimax.types import (
 )
 
 TITLE_LENGTH = 60
+# [review] What the owner sees instead of a message a reviewer hid.
+HIDDEN_PLACEHOLDER = _("This message was hidden by a reviewer.")
 
 
 class DialectChoices(models.TextChoices):
@@ -124,10 +126,13 @@ class Conversation(models.Model):
 
         Assistant turns that failed, or never got any text, are left out: the model
         would otherwise be shown a half answer, or an empty turn some endpoints
-        refuse. A reply that is still streaming is not history yet.
+        refuse. A reply that is still streaming is not history yet. A message a
+        reviewer hid is left out too.
         """
         turns: list[Turn] = []
         for message in self.messages.order_by("created_at", "id"):
+            if message.hidden:  # a reviewer hid it: never sent again
+                continue
             if message.role == Message.Role.USER:
                 turns.append(Turn("user", message.content))
             elif message.role == Message.Role.ASSISTANT and message.usable_as_history:
@@ -246,6 +251,9 @@ class Message(models.Model):
     checkpoint_at = models.DateTimeField(_("checkpoint at"), null=True, blank=True)
     # When the reply ended, whatever the status; null for user messages.
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # [review] Set by a reviewer's hide decision, cleared by approve (review app):
+    # the owner then sees HIDDEN_PLACEHOLDER, and the turn is not sent upstream.
+    hidden_at = models.DateTimeField(_("hidden at"), null=True, blank=True)
 
     objects = MessageQuerySet.as_manager()
 
@@ -271,6 +279,10 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
+        # [review] Flagged text is for reviewers only, and __str__ shows up in
+        # every admin page (breadcrumbs, checkboxes, the history log).
+        if self.flagged or self.error_code in (1026, 1027) or self.hidden:
+            return f"{self.role} #{self.pk}"
         return f"{self.role}: {Truncator(self.content).chars(40)}"
 
     @property
@@ -283,3 +295,8 @@ class Message(models.Model):
         if self.status in self.UNUSABLE_STATUSES:
             return False
         return bool(self.content.strip() or self.tool_calls)
+
+    @property
+    def hidden(self) -> bool:
+        """Whether a reviewer hid this message from its owner (review app)."""
+        return self.hidden_at is not None

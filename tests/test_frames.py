@@ -29,6 +29,7 @@ MESSAGE_KEYS = {
     "first_token_ms",
     "duration_ms",
     "json_valid",
+    "hidden",
     "created_at",
 }
 CONVERSATION_KEYS = {

@@ -9,11 +9,12 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
+from conversations.frames import message_json
 from conversations.minimax.catalog import Dialect
 from conversations.minimax.dialects.requests import build_body
 from conversations.minimax.prompting import DEFAULT_BOT_CONTENT, Turn
 from conversations.minimax.types import BotSetting, ChatMessage
-from conversations.models import Conversation, Message
+from conversations.models import HIDDEN_PLACEHOLDER, Conversation, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -216,3 +217,25 @@ def test_pro_request_body_on_the_wire(user):
         ("BOT", "Tutor"),
         ("USER", "用户"),
     ]
+
+
+def test_a_hidden_message_shows_the_placeholder_and_is_not_sent_upstream(
+    conversation,
+):
+    add(conversation, "user", "first question")
+    add(conversation, "assistant", "first answer")
+    hidden = add(
+        conversation,
+        "assistant",
+        "rude answer",
+        reasoning="rude thoughts",
+        hidden_at=timezone.now(),
+    )
+    add(conversation, "user", "second question")
+
+    data = message_json(hidden)
+    sent = [turn.content for turn in conversation.history()]
+
+    assert data["hidden"] is True
+    assert (data["content"], data["reasoning"]) == (str(HIDDEN_PLACEHOLDER), "")
+    assert sent == ["first question", "first answer", "second question"]
