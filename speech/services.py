@@ -11,6 +11,7 @@ clip, and nothing partial is ever stored or offered.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import re
@@ -24,7 +25,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -157,8 +158,16 @@ def download_name(clip: SpeechClip) -> str:
 
 
 def start_clip(clip: SpeechClip) -> asyncio.Task[None]:
-    """Start making clip in this process's event loop; return the task."""
-    task = asyncio.get_running_loop().create_task(make_clip(clip))
+    """Start making clip in this process's event loop; return the task.
+
+    The task gets a fresh context: the request's would tie its database calls to
+    the request's thread executor, which shuts down when the response is sent.
+    Messages stay in the requester's language.
+    """
+    language = translation.get_language()
+    task = asyncio.get_running_loop().create_task(
+        make_clip(clip, language), context=contextvars.Context()
+    )
     _running[clip.pk] = task
     task.add_done_callback(lambda _task: _running.pop(clip.pk, None))
     return task
@@ -175,8 +184,13 @@ async def wait_for_clips() -> None:
         await asyncio.wait(tasks)
 
 
-async def make_clip(clip: SpeechClip) -> None:
+async def make_clip(clip: SpeechClip, language: str | None = None) -> None:
     """Synthesise, join and store clip; on any failure store the error, no file."""
+    with translation.override(language):
+        await _make_clip(clip)
+
+
+async def _make_clip(clip: SpeechClip) -> None:
     heartbeat = asyncio.create_task(_beat(clip.pk))
     work = WorkFiles.for_clip(clip)
     try:
