@@ -96,8 +96,56 @@ def studio(request: HttpRequest) -> HttpResponse:
             "catalog_data": studio_catalog(),
             "clips_data": [clip.as_json() for clip in clips],
             "blends_data": [blend.as_json() for blend in blends],
+            "strings_data": page_strings(),
+            "slider_labels": [
+                ("speed", _("Speed")),
+                ("vol", _("Volume")),
+                ("pitch", _("Pitch")),
+            ],
         },
     )
+
+
+def page_strings() -> dict[str, str]:
+    """Return the studio script's words, in the reader's language."""
+    return {
+        "chars": _("%(count)s characters"),
+        "limit": _("%(limit)s per request"),
+        "parts": _("sent as %(parts)s parts, joined into one MP3"),
+        "too_long": _("Too long: a clip takes at most %(max)s characters."),
+        "starting": _("Starting…"),
+        "part_of": _("Part %(done)s of %(total)s"),
+        "joining": _("Joining the parts…"),
+        "pending": _("Making…"),
+        "failed": _("Failed"),
+        "play": _("Play"),
+        "download": _("Download"),
+        "reuse": _("Reuse settings"),
+        "delete": _("Delete"),
+        "confirm_delete": _("Delete this clip and its file?"),
+        "remove_voice": _("Remove this voice"),
+        "voice_n": _("Voice %(n)s"),
+        "weight": _("Weight"),
+        "share": _("%(share)s%% of the mix"),
+        "auto_emotion": _("Automatic (from the text)"),
+        "choose_blend": _("Choose a saved blend…"),
+        "no_blends": _("No saved blends yet"),
+        "blend_saved": _("Saved “%(name)s”."),
+        "blend_deleted": _("Deleted the blend."),
+        "blend_used": _("Using “%(name)s”."),
+        "previewing": _("Making a short preview…"),
+        "endpoint_t2a_v2": _("Sent to /v1/t2a_v2 (JSON, hex audio)."),
+        "endpoint_text_to_speech": _(
+            "Sent to the legacy /v1/text_to_speech (raw audio, no emotion)."
+        ),
+        "max_voices": _("Up to %(max)s voices; weights 1–100."),
+        "current_only": _("current models only"),
+        "reused": _("Settings copied from the clip."),
+        "network": _("Could not reach the site. Check your connection and retry."),
+        "seconds": _("%(s)s s"),
+        "minutes": _("%(m)s min %(s)s s"),
+        "no_emotion": _("No emotion on this model"),
+    }
 
 
 # --- clips -------------------------------------------------------------------
