@@ -16,7 +16,10 @@ ENGLISH = (
     'Is it raining? "Yes," she said. New line follows.\nAnd one more sentence; '
     "then a clause, and the end."
 )
-CHINESE = "你好，欢迎使用语音工作室。今天天气很好！我们去公园散步吗？“好的。”他说；然后我们出发了…"
+CHINESE = (
+    "你好，欢迎使用语音工作室。今天天气很好！我们去公园散步吗？"
+    "“好的。”他说；然后我们出发了…"
+)
 
 
 def test_sentences_end_at_chinese_and_english_punctuation():
