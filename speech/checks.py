@@ -144,9 +144,7 @@ def _check_voices(value: Any, endpoint: str, fail) -> list[VoiceWeight]:
         if known and not known.legacy and endpoint == "text_to_speech":
             fail(
                 "voices",
-                _(
-                    "%(voice)s needs a current (t2a_v2) model, not a legacy one."
-                )
+                _("%(voice)s needs a current (t2a_v2) model, not a legacy one.")
                 % {"voice": known.name},
             )
         voices.append(VoiceWeight(voice_id, weight))
