@@ -208,3 +208,31 @@ def test_a_blend_needs_a_name(signed_in):
     )
     assert response.status_code == 400
     assert "name" in response.json()["errors"]
+
+
+def test_staff_see_clips_in_the_admin_without_a_public_file_link(
+    client, django_user_model, user
+):
+    clip = done_clip(user)
+    staff = django_user_model.objects.create_superuser("root", password="pw-12345678")
+    client.force_login(staff)
+
+    listing = client.get("/admin/speech/speechclip/")
+    detail = client.get(f"/admin/speech/speechclip/{clip.pk}/change/")
+
+    assert listing.status_code == 200 and "Hello world" in listing.content.decode()
+    assert detail.status_code == 200
+    assert f'href="{clip.file.name}"' not in detail.content.decode()
+    assert clip.file.name in detail.content.decode()
+
+
+def test_a_legacy_model_refuses_a_voice_only_t2a_v2_has(signed_in):
+    answer = post(
+        signed_in,
+        {
+            "text": "Hi.",
+            "model": "speech-01",
+            "voices": [{"voice_id": "English_Graceful_Lady", "weight": 1}],
+        },
+    )
+    assert "legacy" in answer["errors"]["voices"][0]
