@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import wraps
 from typing import Any
 
@@ -28,6 +29,7 @@ from speech.checks import InvalidInput, check_blend_name, check_speech_settings
 from speech.models import SpeechClip, VoiceBlend
 
 LIST_LIMIT = 100
+RANGE_RE = re.compile(r"bytes=(?P<start>\d*)-(?P<end>\d*)")
 
 
 # --- helpers -----------------------------------------------------------------
@@ -224,15 +226,45 @@ def download(request: HttpRequest, clip_id: int) -> FileResponse:
 
 @login_required
 @require_GET
-def audio(request: HttpRequest, clip_id: int) -> FileResponse:
-    """Send your clip's MP3 inline, for the page's audio player."""
-    return _clip_file(request, clip_id, attachment=False)
+def audio(request: HttpRequest, clip_id: int) -> HttpResponse:
+    """Send your clip's MP3 inline, for the page's audio player.
+
+    A `Range: bytes=a-b` request gets that slice (206), so the player can seek in a
+    long clip without fetching all of it first.
+    """
+    wanted = RANGE_RE.fullmatch(request.headers.get("Range", "").strip())
+    if wanted is None:
+        return _clip_file(request, clip_id, attachment=False)
+    clip = _done_clip(request, clip_id)
+    size = clip.file.size
+    start = int(wanted["start"]) if wanted["start"] else None
+    end = int(wanted["end"]) if wanted["end"] else None
+    if start is None:  # "bytes=-N": the last N bytes
+        start, end = max(0, size - (end or 0)), size - 1
+    end = size - 1 if end is None else min(end, size - 1)
+    if start >= size or start > end:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    with clip.file.open("rb") as handle:
+        handle.seek(start)
+        data = handle.read(end - start + 1)
+    response = HttpResponse(data, status=206, content_type="audio/mpeg")
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
-def _clip_file(request: HttpRequest, clip_id: int, *, attachment: bool) -> FileResponse:
+def _done_clip(request: HttpRequest, clip_id: int) -> SpeechClip:
     clip = _own_clip(request, clip_id)
     if clip.status != SpeechClip.Status.DONE or not clip.file:
         raise Http404
+    return clip
+
+
+def _clip_file(request: HttpRequest, clip_id: int, *, attachment: bool) -> FileResponse:
+    clip = _done_clip(request, clip_id)
     try:
         handle = clip.file.open("rb")
     except FileNotFoundError:
@@ -244,6 +276,7 @@ def _clip_file(request: HttpRequest, clip_id: int, *, attachment: bool) -> FileR
         content_type="audio/mpeg",
     )
     response["Cache-Control"] = "private, max-age=3600"
+    response["Accept-Ranges"] = "bytes"
     return response
 
 

@@ -236,3 +236,30 @@ def test_a_legacy_model_refuses_a_voice_only_t2a_v2_has(signed_in):
         },
     )
     assert "legacy" in answer["errors"]["voices"][0]
+
+
+@pytest.mark.parametrize(
+    "header, status, piece",
+    [
+        ("bytes=0-99", 206, slice(0, 100)),
+        ("bytes=100-", 206, slice(100, None)),
+        ("bytes=-50", 206, slice(-50, None)),
+    ],
+)
+def test_the_player_can_ask_for_a_slice(signed_in, user, header, status, piece):
+    clip = done_clip(user)
+    data = clip.file.open("rb").read()
+
+    response = signed_in.get(f"/speech/{clip.pk}/audio", headers={"Range": header})
+
+    assert response.status_code == status
+    assert response.content == data[piece]
+    assert response["Content-Range"].endswith(f"/{len(data)}")
+
+
+def test_a_slice_past_the_end_is_a_416(signed_in, user):
+    clip = done_clip(user)
+    response = signed_in.get(
+        f"/speech/{clip.pk}/audio", headers={"Range": "bytes=99999999-"}
+    )
+    assert response.status_code == 416
