@@ -91,7 +91,7 @@ export class ClipList {
       play.addEventListener("click", () => {
         let audio = item.querySelector("audio");
         if (!audio) {
-          audio = el("audio", { controls: true, src: clip.audio_url, preload: "auto" });
+          audio = el("audio", { controls: true, src: clip.audio_url, preload: "auto", dataset: { testid: "clip-audio" } });
           item.insertBefore(audio, actions);
         }
         audio.play().catch(() => {});

@@ -10,6 +10,7 @@ import io
 import os
 from pathlib import Path
 
+import pytest
 from mutagen.mp3 import MP3
 from playwright.sync_api import Page, expect
 
@@ -97,3 +98,29 @@ def test_a_refused_text_shows_what_to_do_and_offers_no_file(page, chat_server):
     failed = page.locator('[data-testid="clip"][data-status="error"]').first
     expect(failed).to_contain_text("Top it up")
     expect(failed.get_by_test_id("clip-download")).to_have_count(0)
+
+
+def test_a_long_clip_shows_its_parts_and_is_not_lost_by_leaving(page, chat_server):
+    sign_in(page, chat_server, "reader")
+    page.goto(f"{chat_server.url}/speech/")
+    # The legacy endpoint's parts are short (480 characters), so four parts come
+    # back well within the test server's 3 s timeout.
+    page.get_by_test_id("speech-model").select_option("speech-01")
+    long_text = "This sentence belongs to a long text that is read aloud. " * 26
+    page.get_by_test_id("speech-text").fill(long_text)
+    expect(page.locator("#parts-note")).to_contain_text("4 parts")
+
+    page.get_by_test_id("generate").click()
+    expect(page.get_by_test_id("progress")).to_be_visible()
+    page.reload()  # the person leaves; the clip goes on in the server
+
+    clip = page.get_by_test_id("clip").first
+    expect(clip).to_have_attribute("data-status", "done", timeout=CLIP_TIMEOUT_MS)
+    expect(clip.get_by_test_id("clip-download")).to_be_visible()
+    stored = page.request.get(f"{chat_server.url}/api/speech/").json()["clips"][0]
+    assert stored["endpoint"] == "text_to_speech"
+    assert stored["parts_done"] == stored["parts_total"] == 4
+    clip.get_by_test_id("clip-play").click()
+    assert media_duration(page, "clip-audio") * 1000 == pytest.approx(
+        stored["duration_ms"], abs=100
+    )
