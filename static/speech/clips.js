@@ -66,7 +66,7 @@ export class ClipList {
     }[clip.status];
     const item = el(
       "li",
-      { class: `clip clip-${clip.status}`, dataset: { testid: "clip", id: clip.id, status: clip.status } },
+      { class: `clip clip--${clip.status}`, dataset: { testid: "clip", id: clip.id, status: clip.status } },
       el(
         "div",
         { class: "clip-head" },

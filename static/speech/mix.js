@@ -15,8 +15,10 @@ export class VoiceMix {
     this.byLanguage = groupBy(voices, (voice) => voice.language_name);
     note.textContent = fmt(S.max_voices, { max: maxVoices });
     addButton.addEventListener("click", () => {
+      // The next voice not in the mix yet, preferring those the search shows.
       const used = new Set(this.value().map((v) => v.voice_id));
-      const next = this.voices.find((v) => !used.has(v.id) && this.allowed(v));
+      const free = this.voices.filter((v) => !used.has(v.id) && this.allowed(v));
+      const next = free.find((v) => this.matches(v)) || free[0];
       this.addRow(next ? next.id : this.voices[0].id, 1);
       this.rows().at(-1)?.querySelector("select")?.focus();
     });
@@ -111,6 +113,11 @@ export class VoiceMix {
       select.prepend(el("option", { value: selectedId, selected: true }, selectedId));
     }
     this.applyRules(select);
+  }
+
+  matches(voice) {
+    const haystack = `${voice.name} ${voice.id} ${voice.language_name} ${voice.gender_name}`;
+    return !this.query || haystack.toLowerCase().includes(this.query);
   }
 
   allowed(voice) {
