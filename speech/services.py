@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -45,6 +46,9 @@ logger = logging.getLogger(__name__)
 # Parts of one clip in flight at once: enough to hide MiniMax's latency, few
 # enough to stay under the account's rate limit (20 RPM on paid plans).
 PARALLEL_PARTS = 3
+# Parts in flight across all clips of this process, so several clips at once do
+# not multiply into a burst MiniMax answers with 1002.
+PROCESS_PARALLEL_PARTS = 6
 HEARTBEAT_SECONDS = 10.0
 # A pending clip untouched this long belongs to a dead process...
 STALE_AFTER = timedelta(seconds=60)
@@ -55,6 +59,19 @@ PREVIEW_CHARS = 160
 
 # Clips being made in this process, by id; holding the tasks keeps them alive.
 _running: dict[int, asyncio.Task[None]] = {}
+# One process-wide gate per event loop (a semaphore belongs to its loop).
+_process_gates: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, asyncio.Semaphore
+] = weakref.WeakKeyDictionary()
+
+
+def _process_gate() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    gate = _process_gates.get(loop)
+    if gate is None:
+        gate = _process_gates[loop] = asyncio.Semaphore(PROCESS_PARALLEL_PARTS)
+    return gate
+
 
 # What to do, by MiniMaxError.kind, where the client's message speaks of chat.
 ADVICE = {
@@ -302,10 +319,11 @@ async def synthesise_parts(
     """
     client = upstream.get_minimax_client()
     gate = asyncio.Semaphore(parallel)
+    process_gate = _process_gate()
     results: list[PartResult | None] = [None] * len(parts)
 
     async def one(index: int) -> None:
-        async with gate:
+        async with gate, process_gate:
             try:
                 audio = await client.speak(speech.request(parts[index]))
             except MiniMaxError as error:

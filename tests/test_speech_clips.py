@@ -6,6 +6,7 @@ event loop, so these tests are async and use Django's AsyncClient.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -199,3 +200,26 @@ async def test_preview_answers_a_short_mp3_of_the_mix(api):
     seconds = MP3(io.BytesIO(response.content)).info.length
     assert 1 < seconds < 15  # the opening sentences, not the whole text
     assert await SpeechClip.objects.acount() == 0
+
+
+async def test_parts_are_made_at_most_three_at_a_time(api, small_parts, monkeypatch):
+    real = upstream.get_minimax_client()
+    in_flight, most = 0, 0
+
+    class CountingClient:
+        async def speak(self, request):
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            try:
+                await asyncio.sleep(0.02)  # long enough for the others to pile up
+                return await real.speak(request)
+            finally:
+                in_flight -= 1
+
+    monkeypatch.setattr(upstream, "get_minimax_client", CountingClient)
+    clip = await make_clip(api, text=LONG_ENGLISH)
+
+    assert clip["status"] == "done"
+    assert clip["parts_total"] > services.PARALLEL_PARTS
+    assert most == services.PARALLEL_PARTS
