@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "accounts",
     "conversations",
     "review",
+    "speech",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded and generated files (speech clips). No MEDIA_URL: nothing here is public;
+# each file is served by a view that checks its owner.
+MEDIA_ROOT = DATA_DIR / "media"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -692,7 +692,7 @@ async def test_t2a_v2_body_shape(make_client):
         "format": "mp3",
         "channel": 1,
     }
-    assert body["timber_weights"] == [
+    assert body["timbre_weights"] == [
         {"voice_id": "a", "weight": 60},
         {"voice_id": "b", "weight": 40},
     ]

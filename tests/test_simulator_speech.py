@@ -92,7 +92,7 @@ async def test_voice_mix_changes_the_sound_and_is_stable(client):
     body = t2a_body()
     mixed = {
         **body,
-        "timber_weights": [
+        "timbre_weights": [
             {"voice_id": "male-qn-qingse", "weight": 70},
             {"voice_id": "female-shaonv", "weight": 30},
         ],
@@ -197,13 +197,13 @@ async def test_t2a_ranges_are_2013_naming_the_field(client, change, field):
 @pytest.mark.parametrize(
     "weights, field",
     [
-        ([{"voice_id": "Grinch", "weight": 1}] * 5, "timber_weights"),
+        ([{"voice_id": "Grinch", "weight": 1}] * 5, "timbre_weights"),
         ([{"voice_id": "Grinch", "weight": 0}], "weight"),
         ([{"voice_id": "Grinch", "weight": 101}], "weight"),
     ],
 )
 async def test_t2a_voice_weights_are_checked(client, weights, field):
-    response = await client.post(T2A, json={**t2a_body(), "timber_weights": weights})
+    response = await client.post(T2A, json={**t2a_body(), "timbre_weights": weights})
 
     base_resp = response.json()["base_resp"]
     assert base_resp["status_code"] == 2013 and field in base_resp["status_msg"]
@@ -226,3 +226,48 @@ def test_a_long_text_gives_at_least_ten_seconds_of_speech():
 
     # How fast this renders is measured in bench/, not asserted here.
     assert audio.duration_ms >= 10_000
+
+
+# --- the mix field: one spelling per endpoint (docs/minimax-protocol-tts.md) ------
+
+
+MIX = [
+    {"voice_id": "male-qn-qingse", "weight": 2},
+    {"voice_id": "female-shaonv", "weight": 1},
+]
+
+
+async def test_t2a_refuses_the_legacy_spelling_of_the_mix(client):
+    response = await client.post(T2A, json={**t2a_body(), "timber_weights": MIX})
+
+    base_resp = response.json()["base_resp"]
+    assert base_resp["status_code"] == 2013
+    assert "timbre_weights" in base_resp["status_msg"]
+
+
+async def test_legacy_refuses_the_t2a_spelling_of_the_mix(client):
+    body = {"model": "speech-01", "text": "你好", "voice_id": "male-qn-qingse"}
+    response = await client.post(LEGACY, json={**body, "timbre_weights": MIX})
+
+    assert "json" in response.headers["content-type"]
+    assert response.json()["base_resp"]["status_code"] == 2013
+
+
+@pytest.mark.parametrize(
+    "model, emotion, accepted",
+    [
+        ("speech-02-hd", "happy", True),
+        ("speech-02-hd", "whisper", False),
+        ("speech-2.6-hd", "whisper", True),
+        ("speech-2.8-hd", "fluent", True),
+        ("speech-2.8-hd", "whisper", False),
+    ],
+)
+async def test_t2a_emotions_follow_the_model(client, model, emotion, accepted):
+    body = t2a_body()
+    body["model"] = model
+    body["voice_setting"]["emotion"] = emotion
+    response = await client.post(T2A, json=body)
+
+    code = response.json()["base_resp"]["status_code"]
+    assert (code == 0) is accepted

@@ -78,6 +78,8 @@ class SpeechRequest:
     speed: float = 1.0
     vol: float = 1.0
     pitch: int = 0
+    # t2a_v2 only (voice_setting.emotion); None: the model picks one from the text.
+    emotion: str | None = None
     sample_rate: int = 32000
     bitrate: int = 128000
     format: str = "mp3"

@@ -1,7 +1,7 @@
 """Turn text into speech with MiniMax, with the site's settings.
 
     python manage.py minimax_tts --voice ID[:WEIGHT] [--voice ...]
-        [--speed S --vol V --pitch P] [--model M]
+        [--speed S --vol V --pitch P] [--emotion E] [--model M]
         [--endpoint t2a_v2|text_to_speech] --out FILE.mp3 TEXT
 
 Several --voice options mix voices (up to 4, weights 1-100). Without
@@ -48,6 +48,9 @@ class Command(BaseCommand):
         parser.add_argument("--speed", type=float, default=1.0)
         parser.add_argument("--vol", type=float, default=1.0)
         parser.add_argument("--pitch", type=int, default=0)
+        parser.add_argument(
+            "--emotion", help="t2a_v2 only: happy, sad, angry, calm, ... (see docs)."
+        )
         parser.add_argument("--model", help="Default: speech-02-hd (speech-01 legacy).")
         parser.add_argument(
             "--endpoint", choices=sorted(DEFAULT_MODELS), default="t2a_v2"
@@ -66,6 +69,7 @@ class Command(BaseCommand):
             speed=options["speed"],
             vol=options["vol"],
             pitch=options["pitch"],
+            emotion=options["emotion"],
         )
         try:
             clip = asyncio.run(self._speak(request))

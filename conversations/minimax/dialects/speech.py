@@ -20,6 +20,21 @@ MAX_VOICES = 4
 SAMPLE_RATES = {8000, 16000, 22050, 24000, 32000, 44100}
 BITRATES = {32000, 64000, 128000, 256000}
 FORMATS = {"mp3", "pcm", "flac", "wav"}
+# The mix field is spelt differently per endpoint (docs/minimax-protocol-tts.md §3):
+# the legacy seed (003) says timber_weights, the current t2a_v2 page timbre_weights.
+WEIGHTS_FIELD = {"t2a_v2": "timbre_weights", "text_to_speech": "timber_weights"}
+# voice_setting.emotion on t2a_v2 (current OpenAPI); fluent only on speech-2.6-*,
+# whisper only on 2.6, none of the extras on the older models.
+BASE_EMOTIONS = ("happy", "sad", "angry", "fearful", "disgusted", "surprised", "calm")
+
+
+def emotions_for(model: str) -> tuple[str, ...]:
+    """Return the emotions `model` takes on t2a_v2."""
+    if model.startswith("speech-2.6"):
+        return (*BASE_EMOTIONS, "fluent", "whisper")
+    if model.startswith("speech-2.8"):
+        return (*BASE_EMOTIONS, "fluent")
+    return BASE_EMOTIONS
 
 
 def speech_path(request: SpeechRequest) -> str:
@@ -57,8 +72,22 @@ def check_speech(request: SpeechRequest) -> None:
             _("pitch must be a whole number from -12 to 12, got %(value)s.")
             % {"value": request.pitch}
         )
+    _check_emotion(request)
     if request.endpoint == "t2a_v2":
         _check_audio_setting(request)
+
+
+def _check_emotion(request: SpeechRequest) -> None:
+    if request.emotion is None:
+        return
+    if request.endpoint != "t2a_v2":
+        raise InvalidRequest(_("Only the t2a_v2 models take an emotion."))
+    allowed = emotions_for(request.model)
+    if request.emotion not in allowed:
+        raise InvalidRequest(
+            _("%(model)s takes the emotions %(values)s.")
+            % {"model": request.model, "values": ", ".join(allowed)}
+        )
 
 
 def _check_audio_setting(request: SpeechRequest) -> None:
@@ -90,6 +119,8 @@ def speech_body(request: SpeechRequest) -> dict[str, Any]:
     if request.endpoint == "text_to_speech":
         body: dict[str, Any] = {"model": request.model, "text": request.text, **voice}
     else:
+        if request.emotion:
+            voice["emotion"] = request.emotion
         body = {
             "model": request.model,
             "text": request.text,
@@ -103,8 +134,9 @@ def speech_body(request: SpeechRequest) -> dict[str, Any]:
             },
         }
     if len(request.voices) > 1:
-        # The vendor ignores voice_id when a mix is given (seed 003).
-        body["timber_weights"] = [
+        # The vendor ignores voice_id when a mix is given (seed 003); it stays in
+        # the body as the seed sends it.
+        body[WEIGHTS_FIELD[request.endpoint]] = [
             {"voice_id": v.voice_id, "weight": v.weight} for v in request.voices
         ]
     return body

@@ -25,6 +25,12 @@ BITRATES = (32000, 64000, 128000, 256000)
 FORMATS = ("mp3", "wav", "pcm")  # flac and the opus/pcmu family are not simulated
 MAX_TEXT = 10_000
 MAX_VOICES = 4
+# Each endpoint takes the mix under one spelling only (docs/minimax-protocol-tts.md):
+# the other spelling is refused, so a client that mixes them up fails here first.
+T2A_WEIGHTS = "timbre_weights"
+LEGACY_WEIGHTS = "timber_weights"
+EMOTIONS = ("happy", "sad", "angry", "fearful", "disgusted", "surprised", "calm")
+EXTRA_EMOTIONS = {"speech-2.6": ("fluent", "whisper"), "speech-2.8": ("fluent",)}
 CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm"}
 
 
@@ -142,18 +148,20 @@ def usage_characters(text: str) -> int:
 
 
 def _parse_t2a_v2(payload: dict[str, Any]) -> Speech:
-    require_str(payload, "model")
     voice = payload.get("voice_setting") or {}
     audio = payload.get("audio_setting") or {}
     if not isinstance(voice, dict) or not isinstance(audio, dict):
         raise InvalidParams("voice_setting and audio_setting must be objects")
     if payload.get("output_format", "hex") != "hex":
         raise InvalidParams("output_format url is not available offline; use hex")
-    weights = payload.get("timbre_weights") or payload.get("timber_weights")
+    _refuse_field(payload, LEGACY_WEIGHTS, T2A_WEIGHTS)
+    model = require_str(payload, "model")
+    _check_emotion(model, voice.get("emotion"))
     return _speech(
         payload,
         voice_id=voice.get("voice_id"),
-        weights=weights,
+        weights=payload.get(T2A_WEIGHTS),
+        weights_field=T2A_WEIGHTS,
         settings=voice,
         sample_rate=audio.get("sample_rate", 32000),
         bitrate=audio.get("bitrate", 128000),
@@ -165,10 +173,14 @@ def _parse_t2a_v2(payload: dict[str, Any]) -> Speech:
 
 
 def _parse_legacy(payload: dict[str, Any]) -> Speech:
+    _refuse_field(payload, T2A_WEIGHTS, LEGACY_WEIGHTS)
+    if "emotion" in payload or "voice_setting" in payload:
+        raise InvalidParams("text_to_speech takes flat fields and no emotion")
     return _speech(
         payload,
         voice_id=payload.get("voice_id"),
-        weights=payload.get("timber_weights"),
+        weights=payload.get(LEGACY_WEIGHTS),
+        weights_field=LEGACY_WEIGHTS,
         settings=payload,
         sample_rate=payload.get("audio_sample_rate", 32000),
         bitrate=payload.get("bitrate", 128000),
@@ -184,6 +196,7 @@ def _speech(
     *,
     voice_id: Any,
     weights: Any,
+    weights_field: str,
     settings: dict[str, Any],
     sample_rate: Any,
     bitrate: Any,
@@ -202,7 +215,7 @@ def _speech(
         raise InvalidParams(f"text must be shorter than {MAX_TEXT} characters")
     if _invisible_ratio(text) > 0.1:
         raise SimError(1042)
-    voices = _voices(voice_id, weights, prefix)
+    voices = _voices(voice_id, weights, weights_field, prefix)
     unknown = [v for v, _ in voices if not is_known_voice(v)]
     if unknown:
         raise SimError(unknown_voice_code, f"voice_id {unknown[0]} not found")
@@ -230,14 +243,34 @@ def _speech(
     )
 
 
-def _voices(voice_id: Any, weights: Any, prefix: str) -> list[tuple[str, int]]:
-    """Return [(voice_id, weight)]: timber_weights win over voice_id when given."""
+def _refuse_field(payload: dict[str, Any], wrong: str, right: str) -> None:
+    if wrong in payload:
+        raise InvalidParams(f"unknown field {wrong}; this endpoint takes {right}")
+
+
+def _check_emotion(model: str, emotion: Any) -> None:
+    if emotion is None:
+        return
+    allowed = EMOTIONS + next(
+        (extra for prefix, extra in EXTRA_EMOTIONS.items() if model.startswith(prefix)),
+        (),
+    )
+    if emotion not in allowed:
+        raise InvalidParams(
+            f"voice_setting.emotion must be one of {', '.join(allowed)} for {model}"
+        )
+
+
+def _voices(
+    voice_id: Any, weights: Any, field_name: str, prefix: str
+) -> list[tuple[str, int]]:
+    """Return [(voice_id, weight)]: the weights list wins over voice_id when given."""
     if weights:
         if not isinstance(weights, list) or not 1 <= len(weights) <= MAX_VOICES:
-            raise InvalidParams(f"timber_weights must list 1 to {MAX_VOICES} voices")
+            raise InvalidParams(f"{field_name} must list 1 to {MAX_VOICES} voices")
         voices = []
         for index, item in enumerate(weights):
-            name = f"timber_weights[{index}]"
+            name = f"{field_name}[{index}]"
             if not isinstance(item, dict) or not isinstance(item.get("voice_id"), str):
                 raise InvalidParams(f"{name}.voice_id is required")
             voices.append(
