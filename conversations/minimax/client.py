@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import re
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from .dialects import (
     build_body,
     check_request,
     check_speech,
+    fields,
     legacy_clip,
     new_parser,
     resolve_dialect,
@@ -53,6 +55,7 @@ from .events import (
     ToolCallDelta,
     Usage,
 )
+from .redact import redact
 from .sse import SSEDecoder
 from .tool_calls import ToolCallAssembler
 from .types import ChatRequest, SpeechClip, SpeechRequest
@@ -152,7 +155,7 @@ class MiniMaxClient:
                 async with aclosing(self._chat_once(dialect, body, parser)) as events:
                     async for event in events:
                         yielded = True
-                        yield event
+                        yield self._scrubbed_event(event)
                 return
             except MiniMaxError as error:
                 # Once text reached the user a retry would repeat it: report instead.
@@ -160,6 +163,9 @@ class MiniMaxClient:
                     yield StreamError(self._scrubbed(error))
                     return
                 failure = error
+            except Exception as error:
+                yield StreamError(self._unreadable(error))
+                return
             attempt += 1
             await self._backoff(attempt, failure)
 
@@ -343,14 +349,37 @@ class MiniMaxClient:
         )
         await asyncio.sleep(delay)
 
+    def _unreadable(self, error: Exception) -> ProtocolError:
+        """Return the error for a reply the parsers could not read (a bug of ours
+        or a shape nobody documented), logging its traceback without the key."""
+        trace = "".join(traceback.format_exception(error))
+        logger.warning("MiniMax reply could not be read:\n%s", self._redact(trace))
+        return ProtocolError(
+            "MiniMax sent a reply this client could not read. Retry in a moment.",
+            detail=f"a reply this client could not read ({type(error).__name__})",
+        )
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._api_key)
+
     def _scrubbed(self, error: MiniMaxError) -> MiniMaxError:
         """Return `error` with the API key masked, should the upstream echo it."""
-        key = self._api_key
-        if len(key) >= 6:
-            error.message = error.message.replace(key, "***")
-            error.detail = error.detail.replace(key, "***")
-            error.args = (error.message,)
+        error.message = self._redact(error.message)
+        error.detail = self._redact(error.detail)
+        if error.trace_id:
+            error.trace_id = self._redact(error.trace_id[: fields.MAX_ID_CHARS])
+        error.args = (error.message,)
         return error
+
+    def _scrubbed_event(self, event: ChatEvent) -> ChatEvent:
+        """Return `event` with no echo of the key in what the upstream named."""
+        if isinstance(event, Finish):
+            return Finish(
+                event.reason,
+                event.response_id and self._redact(event.response_id),
+                event.model and self._redact(event.model),
+            )
+        return event
 
 
 class _SSEPayloads:
@@ -448,7 +477,7 @@ def _network_error(
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested ten thousand deep
         raise ProtocolError(
             "MiniMax sent a line that is not valid JSON. Retry in a moment.",
             detail="a line that is not valid JSON",
@@ -474,15 +503,24 @@ def _error_from_response(response: httpx.Response, raw: bytes) -> MiniMaxError:
         payload = None
     if not isinstance(payload, dict):
         return error_for_http_status(response.status_code, trace_id=trace_id)
-    base_resp = payload.get("base_resp") or {}
-    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
-    message = str(error.get("message") or base_resp.get("status_msg") or "")
-    code = base_resp.get("status_code") if isinstance(base_resp, dict) else None
+    base_resp = _object(payload.get("base_resp"))
+    error = _object(payload.get("error"))
+    message = fields.status_msg(error.get("message")) or fields.status_msg(
+        base_resp.get("status_msg")
+    )
+    try:
+        code = fields.status_code(base_resp.get("status_code"))
+    except ProtocolError:
+        code = 0  # not a code of MiniMax's: the HTTP status says more
     if not code and (match := CODE_SUFFIX.search(message)):
         code = int(match.group(1))
     if code:
         status_msg = CODE_SUFFIX.sub("", message).strip()
         return error_for_code(
-            int(code), status_msg, http_status=response.status_code, trace_id=trace_id
+            code, status_msg, http_status=response.status_code, trace_id=trace_id
         )
     return error_for_http_status(response.status_code, message, trace_id=trace_id)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
