@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
@@ -433,3 +434,100 @@ def test_any_json_in_any_field_of_any_dialect_ends_typed(case, value, streamed):
     request = chat("Hi", model, dialect=dialect, stream=streamed)
     events = asyncio.run(collect(make(transport), request))
     assert_typed(events)
+
+
+# --- 9. hostile sizes ----------------------------------------------------------------
+
+
+class CountingStream(httpx.AsyncByteStream):
+    """Sends `head`, then `total` bytes of one endless line, counting what was read."""
+
+    def __init__(self, head: bytes, total: int, piece: int = 64 * 1024) -> None:
+        self.head, self.total, self.piece = head, total, piece
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.head
+        while self.sent < self.total:
+            self.sent += self.piece
+            yield b"x" * self.piece
+
+
+def counting_transport(
+    stream: CountingStream, content_type: str
+) -> httpx.MockTransport:
+    return httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, headers={"content-type": content_type}, stream=stream
+        )
+    )
+
+
+async def test_a_40_mb_line_fails_the_reply_after_one_mib_with_the_text_so_far():
+    head = sse_body(v2_chunk("So far")) + b'data: {"choices": [{"delta": "'
+    stream = CountingStream(head, 40 * 2**20)
+    events = await collect(
+        make(counting_transport(stream, "text/event-stream")), chat("Hi")
+    )
+    assert text_of(events) == "So far"
+    error = last_error(events)
+    assert isinstance(error, ProtocolError) and "line longer than 1 MiB" in str(error)
+    assert stream.sent < 2 * 2**20  # it stopped reading at the limit
+
+
+async def test_a_huge_line_does_not_slow_another_reply():
+    head = sse_body(v2_chunk("So far")) + b"data: "
+    hostile = make(
+        counting_transport(CountingStream(head, 40 * 2**20, 4096), "text/event-stream")
+    )
+    pieces = [v2_chunk(f"piece {n} ") for n in range(200)]
+    honest = make(sse_transport(*pieces, v2_chunk("end", "stop")))
+    started = asyncio.get_running_loop().time()
+    bad, good = await asyncio.gather(
+        collect(hostile, chat("Hi")), collect(honest, chat("Hi"))
+    )
+    assert isinstance(bad[-1], StreamError) and isinstance(good[-1], Finish)
+    assert asyncio.get_running_loop().time() - started < 2.0
+
+
+async def test_a_final_copy_too_long_to_read_after_the_finish_chunk_is_not_needed():
+    text = "All of it. " * 200_000  # 2.2 MB: its final whole copy is one huge line
+    pieces = [v2_chunk(text[i : i + 8192]) for i in range(0, len(text), 8192)]
+    pieces[-1]["choices"][0]["finish_reason"] = "stop"
+    events = await collect(make(sse_transport(*pieces, v2_final(text))), chat("Hi"))
+    assert text_of(events) == text
+    assert isinstance(events[-1], Finish) and events[-1].reason == "stop"
+
+
+async def test_a_body_larger_than_the_limit_is_a_protocol_error(monkeypatch):
+    monkeypatch.setattr("conversations.minimax.client.MAX_CHAT_BODY_BYTES", 2**20)
+    stream = CountingStream(b'{"choices": [{"message": {"content": "', 40 * 2**20)
+    request = chat("Hi", stream=False)
+    events = await collect(
+        make(counting_transport(stream, "application/json")), request
+    )
+    error = last_error(events)
+    assert isinstance(error, ProtocolError) and "body larger than 1 MiB" in str(error)
+    assert stream.sent < 2 * 2**20
+
+
+async def test_a_declared_body_larger_than_the_limit_is_not_read(monkeypatch):
+    monkeypatch.setattr("conversations.minimax.client.MAX_CHAT_BODY_BYTES", 1000)
+    body = json.dumps(v2_final("x" * 2000)).encode()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    events = await collect(make(transport), chat("Hi", stream=False))
+    assert "body larger than" in str(last_error(events))
+
+
+async def test_a_huge_html_error_page_is_read_only_as_far_as_needed():
+    stream = CountingStream(b"<html><title>502 Bad Gateway</title>", 40 * 2**20)
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            502, headers={"content-type": "text/html"}, stream=stream
+        )
+    )
+    events = await collect(make(transport), chat("Hi"))
+    error = last_error(events)
+    assert error.kind == "server" and error.http_status == 502
+    assert "<html" not in str(error) + error.detail
+    assert stream.sent < 2**20

@@ -56,7 +56,7 @@ from .events import (
     Usage,
 )
 from .redact import redact
-from .sse import SSEDecoder
+from .sse import SSEDecoder, SSETooLarge
 from .tool_calls import ToolCallAssembler
 from .types import ChatRequest, SpeechClip, SpeechRequest
 
@@ -65,6 +65,11 @@ logger = logging.getLogger(__name__)
 # "invalid params, invalid chat setting (2013)": the code OpenAI-style bodies carry.
 CODE_SUFFIX = re.compile(r"\((\d{3,6})\)\s*$")
 TOKEN_EVENTS = (TextDelta, ReasoningDelta, ToolCallDelta)
+# Bodies read whole (stream=false, errors, speech) are bounded like SSE lines
+# (sse.py): a chat reply of a million tokens fits; a hostile stream does not.
+MAX_CHAT_BODY_BYTES = 16 * 2**20
+MAX_SPEECH_BODY_BYTES = 64 * 2**20  # t2a_v2 sends audio as hex inside the JSON
+MAX_ERROR_BODY_BYTES = 64 * 2**10
 
 
 @dataclass(frozen=True)
@@ -206,7 +211,7 @@ class MiniMaxClient:
     async def _events_from_body(
         self, response: httpx.Response, parser: ReplyParser, deadline: float
     ) -> AsyncIterator[ChatEvent]:
-        raw = await self._read_body(response, deadline)
+        raw = await self._read_body(response, deadline, MAX_CHAT_BODY_BYTES)
         for event in parser.feed(_json_object(raw)):
             yield event
         for event in parser.drain():
@@ -230,6 +235,14 @@ class MiniMaxClient:
                         yield event
                     if parser.terminal:
                         break
+        except SSETooLarge:
+            if not parser.finished:
+                for event in parser.drain():
+                    yield event
+                raise
+            # The finish chunk came: what is too long to read is the final whole
+            # copy of the reply (protocol §5), which the stream already had.
+            logger.info("MiniMax's final copy of a long reply was not read")
         except MiniMaxError:
             # Text held back for a possible tag is the user's, even if the end is bad.
             for event in parser.drain():
@@ -282,7 +295,7 @@ class MiniMaxClient:
         response = await self._send(speech_path(request), body, deadline)
         try:
             await self._raise_for_status(response, deadline)
-            raw = await self._read_body(response, deadline)
+            raw = await self._read_body(response, deadline, MAX_SPEECH_BODY_BYTES)
         finally:
             await response.aclose()
         trace_id = response.headers.get("trace-id")
@@ -308,10 +321,19 @@ class MiniMaxClient:
         except httpx.HTTPError as error:
             raise self._network_error(error, mid_stream=False) from None
 
-    async def _read_body(self, response: httpx.Response, deadline: float) -> bytes:
+    async def _read_body(
+        self,
+        response: httpx.Response,
+        deadline: float,
+        limit: int,
+        *,
+        truncate: bool = False,
+    ) -> bytes:
+        """Return the body, at most `limit` bytes: past it, a ProtocolError (or,
+        with `truncate`, the first `limit` bytes: enough to read an error)."""
         try:
             async with asyncio.timeout_at(deadline):
-                return await response.aread()
+                return await _bounded_body(response, limit, truncate=truncate)
         except TimeoutError:
             raise _stall_error("first token", self.timeouts.first_token) from None
         except httpx.HTTPError as error:
@@ -322,7 +344,9 @@ class MiniMaxClient:
     ) -> None:
         if response.status_code == 200:
             return
-        raw = await self._read_body(response, deadline)
+        raw = await self._read_body(
+            response, deadline, MAX_ERROR_BODY_BYTES, truncate=True
+        )
         raise _error_from_response(response, raw)
 
     def _network_error(
@@ -402,6 +426,8 @@ class _SSEPayloads:
                 return
             if sse.data.strip():  # an empty event is a keep-alive
                 yield _json_object(sse.data.encode())
+        # An oversized line after these events: fail now, not at the next read.
+        self._decoder.raise_failure()
 
 
 def _collect(result: ChatResult, calls: ToolCallAssembler, event: Any) -> None:
@@ -471,6 +497,32 @@ def _network_error(
         f"Could not reach MiniMax ({type(error).__name__}). Check the network and "
         "MINIMAX_BASE_URL, then retry.",
         detail=type(error).__name__,
+    )
+
+
+async def _bounded_body(
+    response: httpx.Response, limit: int, *, truncate: bool
+) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if not truncate and declared.isdecimal() and int(declared) > limit:
+        raise _body_too_large(limit)  # refused before a byte of it is read
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            if truncate:
+                break
+            raise _body_too_large(limit)
+    return b"".join(chunks)[:limit]
+
+
+def _body_too_large(limit: int) -> ProtocolError:
+    size = f"{limit / 2**20:g} MiB"
+    return ProtocolError(
+        f"MiniMax sent a body larger than {size}; it was not read.",
+        detail=f"a body larger than {size}",
     )
 
 

@@ -41,6 +41,7 @@ def raise_for_base_resp(payload: dict[str, Any], trace_id: str | None = None) ->
 
 class ReplyParser(Protocol):
     terminal: bool
+    finished: bool  # a finish_reason came: what may follow is a whole copy
 
     def feed(self, payload: dict[str, Any]) -> list[ChatEvent]:
         """Return the events one decoded JSON object completes."""
@@ -316,6 +317,10 @@ class _ParserBase:
     @property
     def terminal(self) -> bool:
         return self._reply.terminal
+
+    @property
+    def finished(self) -> bool:
+        return self._reply.finish_reason is not None
 
     def end(self) -> list[ChatEvent]:
         return self._reply.closing_events()
