@@ -531,3 +531,106 @@ async def test_a_huge_html_error_page_is_read_only_as_far_as_needed():
     assert error.kind == "server" and error.http_status == 502
     assert "<html" not in str(error) + error.detail
     assert stream.sent < 2**20
+
+
+# --- the trigger phrases, over real HTTP against the simulator ----------------------
+
+
+REPEATED = "Again and again, the same words. "
+
+
+def over_http(simulator_url: str, **kwargs: Any) -> MiniMaxClient:
+    kwargs.setdefault("api_key", API_KEY)
+    kwargs.setdefault("max_retries", 0)
+    client = MiniMaxClient(base_url=simulator_url, **kwargs)
+    client.backoff_base = 0.01
+    return client
+
+
+def reasoning_of(events: list) -> str:
+    return "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+
+
+def assert_no_key(events: list, caplog: pytest.LogCaptureFixture) -> None:
+    seen = " ".join(repr(e) for e in events) + caplog.text
+    if isinstance(events[-1], StreamError):
+        error = events[-1].error
+        seen += f" {error} {error!r} {error.detail} {error.trace_id}"
+    assert API_KEY not in seen and API_KEY[:8] not in seen
+
+
+@pytest.mark.parametrize(("model", "dialect"), CHATS)
+@pytest.mark.parametrize("streamed", [True, False], ids=["stream", "whole"])
+async def test_sim_odd_numbers_end_complete_with_sane_values(
+    simulator_url, model, dialect, streamed, caplog
+):
+    ask = lambda prompt: chat(prompt, model, dialect=dialect, stream=streamed)  # noqa: E731
+    with caplog.at_level(logging.DEBUG):
+        plain = await collect(over_http(simulator_url), ask("Hi"))
+        odd = await collect(over_http(simulator_url), ask("Hi [sim:odd-numbers]"))
+    assert_typed(odd)
+    assert text_of(odd) == text_of(plain) and text_of(odd)
+    assert isinstance(odd[-1], Finish) and odd[-1].reason == "stop"
+    assert not [e for e in odd if isinstance(e, Usage)]  # every count was nonsense
+    verdict = next(e for e in odd if isinstance(e, Sensitivity))
+    assert (verdict.output_sensitive, verdict.output_type) == (True, 7)
+    assert (verdict.input_sensitive, verdict.input_type) == (False, 0)
+    assert_no_key(odd, caplog)
+
+
+@pytest.mark.parametrize(("model", "dialect"), CHATS)
+async def test_sim_huge_line_fails_with_the_text_so_far(
+    simulator_url, model, dialect, caplog
+):
+    started = asyncio.get_running_loop().time()
+    with caplog.at_level(logging.DEBUG):
+        events = await collect(
+            over_http(simulator_url), chat("Hi [sim:huge-line]", model, dialect=dialect)
+        )
+    error = last_error(events)
+    assert isinstance(error, ProtocolError) and "line longer than 1 MiB" in str(error)
+    assert text_of(events) + reasoning_of(events)  # the three events before it
+    assert asyncio.get_running_loop().time() - started < 5
+    assert_no_key(events, caplog)
+
+
+async def test_sim_huge_body_is_refused_unread(simulator_url, caplog):
+    with caplog.at_level(logging.DEBUG):
+        events = await collect(
+            over_http(simulator_url), chat("Hi [sim:huge-line]", stream=False)
+        )
+    error = last_error(events)
+    assert isinstance(error, ProtocolError) and "body larger than 16 MiB" in str(error)
+    assert_no_key(events, caplog)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+@pytest.mark.parametrize(("model", "dialect"), CHATS)
+async def test_sim_html_error_pages_are_typed_server_errors(
+    simulator_url, model, dialect, status, caplog
+):
+    client = over_http(simulator_url, max_retries=1)
+    with caplog.at_level(logging.DEBUG):
+        events = await collect(
+            client, chat(f"Hi [sim:http={status}]", model, dialect=dialect)
+        )
+    error = last_error(events)
+    assert error.kind == "server" and error.http_status == status
+    assert "<" not in str(error) + error.detail  # no HTML reaches the page
+    assert text_of(events) == ""
+    assert "retry 1/1" in caplog.text  # a 5xx before the first token is retried
+    assert_no_key(events, caplog)
+
+
+@pytest.mark.parametrize(("model", "dialect"), CHATS)
+@pytest.mark.parametrize("streamed", [True, False], ids=["stream", "whole"])
+async def test_sim_repeat_keeps_every_repeated_piece(
+    simulator_url, model, dialect, streamed
+):
+    request = chat("Hi [sim:repeat]", model, dialect=dialect, stream=streamed)
+    events = await collect(over_http(simulator_url), request)
+    assert text_of(events) == REPEATED * 16
+    assert isinstance(events[-1], Finish) and events[-1].reason == "stop"
+    if streamed:  # shown as it came: every piece, none saved up for the final copy
+        deltas = [e.text for e in events if isinstance(e, TextDelta)]
+        assert deltas == [REPEATED] * 16
