@@ -634,3 +634,46 @@ async def test_sim_repeat_keeps_every_repeated_piece(
     if streamed:  # shown as it came: every piece, none saved up for the final copy
         deltas = [e.text for e in events if isinstance(e, TextDelta)]
         assert deltas == [REPEATED] * 16
+
+
+# --- M2 without a <think> opener: shown as it comes, moved when </think> turns up ---
+
+
+def chat_chunk(text: str, finish: str | None = None) -> dict[str, Any]:
+    return v2_chunk(text, finish) | {"object": "chat.completion.chunk"}
+
+
+async def test_m2_text_without_an_opener_is_not_held_back_then_moves_to_reasoning():
+    pieces = ["I should ", "greet.", "\n</think>\n\n", "Hello", "!"]
+    chunks = [chat_chunk(p) for p in pieces]
+    chunks[-1]["choices"][0]["finish_reason"] = "stop"
+    events = await collect(make(sse_transport(*chunks)), chat("Hi", "MiniMax-M2.7"))
+    kinds = [type(e).__name__ for e in events if not isinstance(e, Sensitivity)]
+    assert kinds == [
+        "TextDelta",  # the first token is the first piece, not the whole reply
+        "TextDelta",
+        "TextToReasoning",
+        "TextDelta",
+        "TextDelta",
+        "Finish",
+    ]
+    assert text_of(events[:2]) == "I should greet."
+
+
+async def test_complete_applies_the_move():
+    pieces = ["I should ", "greet.", "\n</think>\n\n", "Hello!"]
+    chunks = [chat_chunk(p) for p in pieces]
+    chunks[-1]["choices"][0]["finish_reason"] = "stop"
+    client = make(sse_transport(*chunks))
+    try:
+        result = await client.complete(chat("Hi", "MiniMax-M2.7"))
+    finally:
+        await client.aclose()
+    assert (result.reasoning, result.text) == ("I should greet.", "Hello!")
+
+
+async def test_v2_text_with_a_stray_closing_tag_is_left_alone():
+    chunks = [chat_chunk("Plain </think>"), chat_chunk("answer.", "stop")]
+    events = await collect(make(sse_transport(*chunks)), chat("Hi", "abab6.5s-chat"))
+    assert not [e for e in events if isinstance(e, TextToReasoning)]
+    assert text_of(events) == "Plain </think>answer."

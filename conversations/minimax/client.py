@@ -52,6 +52,7 @@ from .events import (
     Sensitivity,
     StreamError,
     TextDelta,
+    TextToReasoning,
     ToolCallDelta,
     Usage,
 )
@@ -434,6 +435,8 @@ def _collect(result: ChatResult, calls: ToolCallAssembler, event: Any) -> None:
     """Fold one event into `result`; raise the error a StreamError carries."""
     if isinstance(event, TextDelta):
         result.text += event.text
+    elif isinstance(event, TextToReasoning):
+        result.reasoning, result.text = result.reasoning + result.text, ""
     elif isinstance(event, ReasoningDelta):
         result.reasoning += event.text
     elif isinstance(event, ToolCallDelta):

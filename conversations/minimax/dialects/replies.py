@@ -19,6 +19,7 @@ from ..events import (
     ReasoningDelta,
     Sensitivity,
     TextDelta,
+    TextToReasoning,
     ToolCallDelta,
     Usage,
 )
@@ -397,11 +398,15 @@ class OpenAIStyleParser(_ParserBase):
             pieces += self._splitter.flush()
         # M3 sometimes sends its reasoning twice, in a field and in <think>: keep one.
         field_reasoning = bool(self._reasoning or self._details)
-        return [
-            TextDelta(text) if kind == "text" else ReasoningDelta(text)
-            for kind, text in pieces
-            if kind == "text" or not field_reasoning
-        ]
+        events: list[ChatEvent] = []
+        for kind, text in pieces:
+            if kind == "text":
+                events.append(TextDelta(text))
+            elif kind == "to_reasoning":
+                events.append(TextToReasoning())
+            elif not field_reasoning:
+                events.append(ReasoningDelta(text))
+        return events
 
 
 def _reasoning(text: str) -> list[ChatEvent]:
