@@ -32,7 +32,12 @@ from conversations.minimax.events import (
     ToolCallDelta,
     Usage,
 )
-from conversations.minimax.types import ChatMessage, ChatRequest
+from conversations.minimax.types import (
+    ChatMessage,
+    ChatRequest,
+    SpeechRequest,
+    VoiceWeight,
+)
 
 API_KEY = "sk-canary-Qx7pLm2Rv9Tz4Wb8"
 CHATS = [
@@ -386,6 +391,8 @@ def paths_of(value: Any, prefix: tuple = ()) -> list[tuple]:
 
 
 def replaced(value: Any, path: tuple, new: Any) -> Any:
+    if not path:
+        return new  # the whole event
     copy = json.loads(json.dumps(value))
     target = copy
     for key in path[:-1]:
@@ -403,7 +410,7 @@ FIELD_CASES = [
     (chat_key, event_index, path)
     for chat_key, chunks in DIALECT_CHUNKS.items()
     for event_index, chunk in enumerate(chunks)
-    for path in paths_of(chunk)
+    for path in [(), *paths_of(chunk)]
 ]
 
 
@@ -677,3 +684,30 @@ async def test_v2_text_with_a_stray_closing_tag_is_left_alone():
     events = await collect(make(sse_transport(*chunks)), chat("Hi", "abab6.5s-chat"))
     assert not [e for e in events if isinstance(e, TextToReasoning)]
     assert text_of(events) == "Plain </think>answer."
+
+
+# --- speech: only MiniMaxErrors leave the client -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": [1], "base_resp": {"status_code": 0}},
+        {"data": {"audio": 7}, "trace_id": {"x": 1}},
+        {"base_resp": {"status_code": API_KEY, "status_msg": API_KEY}},
+        {"trace_id": ["t"], "base_resp": {"status_code": 1004, "status_msg": "no"}},
+    ],
+    ids=["data-list", "audio-int", "key-as-code", "trace-id-list"],
+)
+async def test_odd_speech_answers_are_typed_errors_without_the_key(body, caplog):
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    client = make(transport)
+    try:
+        with caplog.at_level(logging.DEBUG), pytest.raises(MiniMaxError) as raised:
+            await client.speak(SpeechRequest("Hi", [VoiceWeight("female-shaonv")]))
+    finally:
+        await client.aclose()
+    error = raised.value
+    assert error.trace_id is None or isinstance(error.trace_id, str)
+    seen = f"{error} {error!r} {error.detail} {error.trace_id} {caplog.text}"
+    assert API_KEY not in seen and API_KEY[:8] not in seen

@@ -169,7 +169,7 @@ class MiniMaxClient:
                     yield StreamError(self._scrubbed(error))
                     return
                 failure = error
-            except Exception as error:
+            except Exception as error:  # a parser bug or an odd shape: still an event
                 yield StreamError(self._unreadable(error))
                 return
             attempt += 1
@@ -286,6 +286,8 @@ class MiniMaxClient:
                 if not self._may_retry(error, attempt):
                     raise self._scrubbed(error) from None
                 failure = error
+            except Exception as error:  # only MiniMaxErrors leave the client
+                raise self._unreadable(error) from None
             attempt += 1
             await self._backoff(attempt, failure)
 
@@ -391,8 +393,8 @@ class MiniMaxClient:
         """Return `error` with the API key masked, should the upstream echo it."""
         error.message = self._redact(error.message)
         error.detail = self._redact(error.detail)
-        if error.trace_id:
-            error.trace_id = self._redact(error.trace_id[: fields.MAX_ID_CHARS])
+        trace_id = fields.short_text(error.trace_id)  # the upstream's, any type
+        error.trace_id = trace_id and self._redact(trace_id)
         error.args = (error.message,)
         return error
 
