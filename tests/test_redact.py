@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
 from contextlib import aclosing
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from conversations.minimax.client import MiniMaxClient
-from conversations.minimax.events import StreamError
+from conversations.minimax.events import Finish, StreamError
 from conversations.minimax.redact import RedactKeyFilter, redact
 from conversations.minimax.types import ChatMessage, ChatRequest
 
@@ -186,3 +187,29 @@ def test_the_filter_is_configurable_with_dictconfig():
     (installed,) = handler.filters
     assert isinstance(installed, RedactKeyFilter) and installed.key == KEY
     logging.getLogger("test_redact.config").handlers.clear()
+
+
+async def test_ids_and_names_the_upstream_sends_back_carry_no_key():
+    tool = {"index": 0, "id": f"call_{KEY}", "function": {"name": KEY.lower()}}
+    chunk = {
+        "id": KEY,
+        "model": f"m-{KEY.upper()}",
+        "choices": [
+            {"index": 0, "delta": {"content": "ok", "tool_calls": [tool]}},
+        ],
+    }
+    chunk["choices"][0]["finish_reason"] = "tool_calls"
+    body = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, content=body
+        )
+    )
+    client = MiniMaxClient(api_key=KEY, base_url="http://upstream", transport=transport)
+    try:
+        async with aclosing(client.stream(chat())) as events:
+            found = [event async for event in events]
+    finally:
+        await client.aclose()
+    assert fragments(" ".join(repr(event) for event in found)) == []
+    assert isinstance(found[-1], Finish) and found[-1].reason == "tool_calls"

@@ -406,6 +406,13 @@ class MiniMaxClient:
                 event.response_id and self._redact(event.response_id),
                 event.model and self._redact(event.model),
             )
+        if isinstance(event, ToolCallDelta) and (event.id or event.name):
+            return ToolCallDelta(
+                event.index,
+                event.id and self._redact(event.id),
+                event.name and self._redact(event.name),
+                event.arguments,
+            )
         return event
 
 
