@@ -64,7 +64,7 @@ def short_text(value: Any, limit: int = MAX_ID_CHARS) -> str | None:
     `limit` characters; None for anything else or an empty one."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float):
         value = str(value) if math.isfinite(value) else None
     if not isinstance(value, str) or not value:
         return None
@@ -91,6 +91,8 @@ def status_code(value: Any) -> int:
         return 0
     if isinstance(value, str) and value.strip().isdecimal():
         value = int(value.strip()) if len(value) < 12 else -1
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 1002.0: a JSON writer's idea of an integer
     if type(value) is int and 0 <= value <= MAX_COUNT:
         return value
     raise ProtocolError(
