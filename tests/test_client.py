@@ -416,12 +416,12 @@ async def test_clean_close_without_finish_is_a_protocol_error(make_client):
 
 
 async def test_held_back_text_is_kept_when_the_stream_is_cut(make_client):
-    # M2.7 without a <think> opener: the text is held until it is known to be the
-    # answer; a cut stream must still hand it over.
-    handler = Counting(lambda: sse_response(delta("Hello wor")))
+    # M2.7 without a <think> opener: a possible "</think>" is held back while it
+    # is cut; a cut stream must still hand over all the text.
+    handler = Counting(lambda: sse_response(delta("Hello wor</thi")))
     client = make_client(base_url="http://x", transport=httpx.MockTransport(handler))
     events = await collect(client, chat("Hi", "MiniMax-M2.7"))
-    assert text_of(events) == "Hello wor"
+    assert text_of(events) == "Hello wor</thi"
     assert isinstance(error_of(events), ProtocolError)
 
 

@@ -169,12 +169,60 @@ def test_reasoning_sent_both_as_field_and_inline_is_shown_once():
     assert text_of(events) == "Answer."
 
 
-def test_cumulative_snapshots_are_not_repeated():
-    snapshots = ["The answer is", "The answer is forty-two", "The answer is forty-two."]
-    payloads = [chunk({"content": s}) for s in snapshots]
+PIECE = "A piece of eight kilobytes, said again. " * 200  # 8,000 characters
+
+
+def repeating_stream(
+    dialect: Dialect, copies: int, final_copy: bool = True
+) -> list[dict[str, Any]]:
+    """Return a stream whose every piece equals a whole earlier text (legitimately),
+    and the final whole copy the protocol sends in that dialect (v2 and chat may
+    end at the finish chunk: the stream closes or a gateway sends [DONE])."""
+    whole = PIECE * copies
+    if dialect is Dialect.PRO:
+        partial = [{"reply": "", "choices": [{"messages": [{"text": PIECE}]}]}] * copies
+        final = {
+            "reply": whole,
+            "choices": [{"finish_reason": "stop", "messages": [{"text": whole}]}],
+            "usage": {"total_tokens": 9},
+        }
+        return [*partial, final]
+    payloads = [chunk({"content": PIECE}) for _ in range(copies)]
     payloads[-1]["choices"][0]["finish_reason"] = "stop"
-    events = parse(request(), Dialect.V2, payloads)
-    assert text_of(events) == "The answer is forty-two."
+    return [*payloads, aggregate({"content": whole})] if final_copy else payloads
+
+
+@pytest.mark.parametrize(
+    ("dialect", "final_copy"),
+    [
+        (Dialect.V2, False),
+        (Dialect.CHAT, False),
+        (Dialect.V2, True),
+        (Dialect.CHAT, True),
+        (Dialect.PRO, True),
+    ],
+)
+def test_pieces_that_repeat_the_text_so_far_are_kept(dialect, final_copy):
+    # Finding 12: each piece equals the whole text so far after the first; the
+    # protocol's pieces are increments, so every one of them is text.
+    model = "abab6.5s-chat" if dialect is not Dialect.CHAT else "MiniMax-Text-01"
+    stream = repeating_stream(dialect, 40, final_copy)
+    events = parse(request(model, dialect=dialect), dialect, stream)
+    assert text_of(events) == PIECE * 40  # 320,000 characters, not 8,000
+    assert isinstance(events[-1], Finish)
+
+
+def test_a_piece_that_doubles_the_text_so_far_is_kept():
+    pieces = ["Say it twice. ", "Say it twice. ", "Say it twice. Say it twice. "]
+    payloads = [chunk({"content": p}) for p in pieces]
+    payloads[-1]["choices"][0]["finish_reason"] = "stop"
+    assert text_of(parse(request(), Dialect.V2, payloads)) == "".join(pieces)
+
+
+def test_the_final_whole_copy_adds_only_what_the_stream_lacked():
+    payloads = [chunk({"content": "The answer is"}, finish_reason="stop")]
+    payloads.append(aggregate({"content": "The answer is forty-two."}))
+    assert text_of(parse(request(), Dialect.V2, payloads)) == "The answer is forty-two."
 
 
 def test_short_incremental_deltas_that_repeat_themselves_are_kept():

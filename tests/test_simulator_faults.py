@@ -370,3 +370,71 @@ def _auth() -> dict[str, str]:
 
 def _json_type() -> dict[str, str]:
     return {"Content-Type": "application/json"}
+
+
+# --- faults of a broken or hostile upstream (the site's suite uses them) ------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [(V2, v2_body("Hi")), (CHAT, v2_body("Hi", "MiniMax-M2.7")), (PRO, pro_body("Hi"))],
+)
+async def test_http_trigger_answers_an_html_page_with_that_status(
+    client, path, body, status
+):
+    body = json.loads(json.dumps(body).replace("Hi", f"Hi [sim:http={status}]"))
+    response = await client.post(path, json={**body, "stream": True})
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert f"<title>{status} " in response.text and "nginx" in response.text
+
+
+async def test_http_trigger_ignores_statuses_that_are_not_errors(client):
+    response = await client.post(V2, json=v2_body("Hi [sim:http=200]"))
+    assert response.status_code == 200 and response.json()["choices"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [(V2, v2_body("Hi [sim:odd-numbers]")), (PRO, pro_body("Hi [sim:odd-numbers]"))],
+)
+@pytest.mark.parametrize("stream", [True, False])
+async def test_odd_numbers_put_nonsense_in_the_final_event(client, path, body, stream):
+    response = await client.post(path, json={**body, "stream": stream})
+    final = json.loads(sse_data(response.content)[-1]) if stream else response.json()
+    assert final["usage"]["prompt_tokens"] == -1
+    assert final["usage"]["completion_tokens"] == 2**70
+    assert final["usage"]["total_tokens"] == "lots"
+    assert final["output_sensitive"] is True and final["output_sensitive_type"] == -3
+    assert final["input_sensitive_type"] == 99
+    assert final["base_resp"]["status_code"] == 0
+
+
+async def test_huge_line_sends_three_events_then_megabytes_without_a_newline(client):
+    response = await client.post(V2, json=v2_body("Hi [sim:huge-line]", stream=True))
+    events, _, rest = response.content.rpartition(b"\n\n")
+    assert events.count(b"\n\n") == 2  # three whole events before it
+    assert rest.startswith(b"data: ") and b"\n" not in rest
+    assert len(rest) > 3 * 2**20
+
+
+async def test_huge_line_without_stream_is_a_body_over_16_mib(client):
+    response = await client.post(V2, json=v2_body("Hi [sim:huge-line]"))
+    assert len(response.content) > 16 * 2**20
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [(V2, v2_body("Hi [sim:repeat]")), (PRO, pro_body("Hi [sim:repeat]"))],
+)
+async def test_repeat_sends_one_sentence_sixteen_times(client, path, body):
+    response = await client.post(path, json={**body, "stream": True})
+    chunks = [json.loads(data) for data in sse_data(response.content)][:-1]
+    if path == PRO:
+        pieces = [c["choices"][0]["messages"][0]["text"] for c in chunks]
+    else:
+        pieces = [c["choices"][0]["delta"]["content"] for c in chunks]
+    sentence = "Again and again, the same words. "
+    assert pieces == [sentence] * 16
+    assert pieces[1] == "".join(pieces[:1])  # the second repeats the whole text

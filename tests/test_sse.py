@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conversations.minimax.sse import ServerSentEvent, SSEDecoder
+from conversations.minimax.sse import (
+    MAX_EVENT_BYTES,
+    MAX_LINE_BYTES,
+    ServerSentEvent,
+    SSEDecoder,
+    SSETooLarge,
+)
 
 
 def decode(*chunks: bytes) -> list[ServerSentEvent]:
@@ -99,3 +108,68 @@ def test_any_split_of_the_byte_stream_gives_the_same_events(cuts):
         "第一行\n😀 second",
         "[DONE]",
     ]
+
+
+# --- hostile sizes (finding 9) ------------------------------------------------------
+
+
+def test_a_line_longer_than_the_limit_fails_as_soon_as_it_passes_it():
+    decoder = SSEDecoder(max_line_bytes=1000)
+    assert decoder.feed(b"data: " + b"x" * 900) == []
+    with pytest.raises(SSETooLarge, match="longer than"):
+        decoder.feed(b"x" * 200)  # no newline yet: the line is already too long
+
+
+def test_a_long_line_that_arrives_whole_fails_too():
+    with pytest.raises(SSETooLarge):
+        SSEDecoder(max_line_bytes=1000).feed(b"data: " + b"x" * 2000 + b"\n\n")
+
+
+def test_an_event_of_many_lines_is_bounded_too():
+    decoder = SSEDecoder(max_line_bytes=1000, max_event_bytes=5000)
+    with pytest.raises(SSETooLarge, match="event"):
+        decoder.feed(b"".join(b"data: " + b"y" * 900 + b"\n" for _ in range(6)))
+
+
+def test_lines_up_to_the_limit_pass():
+    decoder = SSEDecoder(max_line_bytes=1000, max_event_bytes=1000)
+    line = b"data: " + b"z" * 994
+    assert decoder.feed(line + b"\n\n") == [ServerSentEvent("z" * 994)]
+
+
+def test_the_defaults_are_one_and_four_mebibytes():
+    assert (MAX_LINE_BYTES, MAX_EVENT_BYTES) == (2**20, 4 * 2**20)
+
+
+def test_a_long_line_in_small_chunks_is_scanned_once_not_on_every_chunk():
+    # 8 MiB in 1 KiB reads: rescanning (and recopying) the whole buffer on every
+    # read is quadratic, about 30 GB of work; a linear scan takes milliseconds.
+    decoder = SSEDecoder(max_line_bytes=16 * 2**20, max_event_bytes=16 * 2**20)
+    piece = b"w" * 1024
+    started = time.perf_counter()
+    decoder.feed(b"data: ")
+    for _ in range(8 * 1024):
+        assert decoder.feed(piece) == []
+    events = decoder.feed(b"\n\n")
+    assert time.perf_counter() - started < 2.0
+    assert len(events) == 1 and len(events[0].data) == 8 * 2**20
+
+
+def test_many_short_lines_in_one_chunk_are_split_in_linear_time():
+    body = b"data: a\n\n" * 200_000  # 1.8 MB, 200,000 events, LF only
+    started = time.perf_counter()
+    events = SSEDecoder().feed(body)
+    assert time.perf_counter() - started < 2.0
+    assert len(events) == 200_000
+
+
+def test_events_before_an_oversized_line_are_returned_then_it_fails():
+    decoder = SSEDecoder(max_line_bytes=1000)
+    events = decoder.feed(b"data: one\n\ndata: two\n\ndata: " + b"x" * 2000)
+    assert [e.data for e in events] == ["one", "two"]
+    with pytest.raises(SSETooLarge):
+        decoder.raise_failure()
+    with pytest.raises(SSETooLarge):
+        decoder.feed(b"\n\n")  # and nothing more is decoded after it
+    with pytest.raises(SSETooLarge):
+        decoder.flush()

@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import re
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from .dialects import (
     build_body,
     check_request,
     check_speech,
+    fields,
     legacy_clip,
     new_parser,
     resolve_dialect,
@@ -50,10 +52,12 @@ from .events import (
     Sensitivity,
     StreamError,
     TextDelta,
+    TextToReasoning,
     ToolCallDelta,
     Usage,
 )
-from .sse import SSEDecoder
+from .redact import redact
+from .sse import SSEDecoder, SSETooLarge
 from .tool_calls import ToolCallAssembler
 from .types import ChatRequest, SpeechClip, SpeechRequest
 
@@ -62,6 +66,11 @@ logger = logging.getLogger(__name__)
 # "invalid params, invalid chat setting (2013)": the code OpenAI-style bodies carry.
 CODE_SUFFIX = re.compile(r"\((\d{3,6})\)\s*$")
 TOKEN_EVENTS = (TextDelta, ReasoningDelta, ToolCallDelta)
+# Bodies read whole (stream=false, errors, speech) are bounded like SSE lines
+# (sse.py): a chat reply of a million tokens fits; a hostile stream does not.
+MAX_CHAT_BODY_BYTES = 16 * 2**20
+MAX_SPEECH_BODY_BYTES = 64 * 2**20  # t2a_v2 sends audio as hex inside the JSON
+MAX_ERROR_BODY_BYTES = 64 * 2**10
 
 
 @dataclass(frozen=True)
@@ -152,7 +161,7 @@ class MiniMaxClient:
                 async with aclosing(self._chat_once(dialect, body, parser)) as events:
                     async for event in events:
                         yielded = True
-                        yield event
+                        yield self._scrubbed_event(event)
                 return
             except MiniMaxError as error:
                 # Once text reached the user a retry would repeat it: report instead.
@@ -160,6 +169,9 @@ class MiniMaxClient:
                     yield StreamError(self._scrubbed(error))
                     return
                 failure = error
+            except Exception as error:  # a parser bug or an odd shape: still an event
+                yield StreamError(self._unreadable(error))
+                return
             attempt += 1
             await self._backoff(attempt, failure)
 
@@ -200,7 +212,7 @@ class MiniMaxClient:
     async def _events_from_body(
         self, response: httpx.Response, parser: ReplyParser, deadline: float
     ) -> AsyncIterator[ChatEvent]:
-        raw = await self._read_body(response, deadline)
+        raw = await self._read_body(response, deadline, MAX_CHAT_BODY_BYTES)
         for event in parser.feed(_json_object(raw)):
             yield event
         for event in parser.drain():
@@ -224,6 +236,14 @@ class MiniMaxClient:
                         yield event
                     if parser.terminal:
                         break
+        except SSETooLarge:
+            if not parser.finished:
+                for event in parser.drain():
+                    yield event
+                raise
+            # The finish chunk came: what is too long to read is the final whole
+            # copy of the reply (protocol §5), which the stream already had.
+            logger.info("MiniMax's final copy of a long reply was not read")
         except MiniMaxError:
             # Text held back for a possible tag is the user's, even if the end is bad.
             for event in parser.drain():
@@ -266,6 +286,8 @@ class MiniMaxClient:
                 if not self._may_retry(error, attempt):
                     raise self._scrubbed(error) from None
                 failure = error
+            except Exception as error:  # only MiniMaxErrors leave the client
+                raise self._unreadable(error) from None
             attempt += 1
             await self._backoff(attempt, failure)
 
@@ -276,7 +298,7 @@ class MiniMaxClient:
         response = await self._send(speech_path(request), body, deadline)
         try:
             await self._raise_for_status(response, deadline)
-            raw = await self._read_body(response, deadline)
+            raw = await self._read_body(response, deadline, MAX_SPEECH_BODY_BYTES)
         finally:
             await response.aclose()
         trace_id = response.headers.get("trace-id")
@@ -302,10 +324,19 @@ class MiniMaxClient:
         except httpx.HTTPError as error:
             raise self._network_error(error, mid_stream=False) from None
 
-    async def _read_body(self, response: httpx.Response, deadline: float) -> bytes:
+    async def _read_body(
+        self,
+        response: httpx.Response,
+        deadline: float,
+        limit: int,
+        *,
+        truncate: bool = False,
+    ) -> bytes:
+        """Return the body, at most `limit` bytes: past it, a ProtocolError (or,
+        with `truncate`, the first `limit` bytes: enough to read an error)."""
         try:
             async with asyncio.timeout_at(deadline):
-                return await response.aread()
+                return await _bounded_body(response, limit, truncate=truncate)
         except TimeoutError:
             raise _stall_error("first token", self.timeouts.first_token) from None
         except httpx.HTTPError as error:
@@ -316,7 +347,9 @@ class MiniMaxClient:
     ) -> None:
         if response.status_code == 200:
             return
-        raw = await self._read_body(response, deadline)
+        raw = await self._read_body(
+            response, deadline, MAX_ERROR_BODY_BYTES, truncate=True
+        )
         raise _error_from_response(response, raw)
 
     def _network_error(
@@ -343,14 +376,44 @@ class MiniMaxClient:
         )
         await asyncio.sleep(delay)
 
+    def _unreadable(self, error: Exception) -> ProtocolError:
+        """Return the error for a reply the parsers could not read (a bug of ours
+        or a shape nobody documented), logging its traceback without the key."""
+        trace = "".join(traceback.format_exception(error))
+        logger.warning("MiniMax reply could not be read:\n%s", self._redact(trace))
+        return ProtocolError(
+            "MiniMax sent a reply this client could not read. Retry in a moment.",
+            detail=f"a reply this client could not read ({type(error).__name__})",
+        )
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._api_key)
+
     def _scrubbed(self, error: MiniMaxError) -> MiniMaxError:
         """Return `error` with the API key masked, should the upstream echo it."""
-        key = self._api_key
-        if len(key) >= 6:
-            error.message = error.message.replace(key, "***")
-            error.detail = error.detail.replace(key, "***")
-            error.args = (error.message,)
+        error.message = self._redact(error.message)
+        error.detail = self._redact(error.detail)
+        trace_id = fields.short_text(error.trace_id)  # the upstream's, any type
+        error.trace_id = trace_id and self._redact(trace_id)
+        error.args = (error.message,)
         return error
+
+    def _scrubbed_event(self, event: ChatEvent) -> ChatEvent:
+        """Return `event` with no echo of the key in what the upstream named."""
+        if isinstance(event, Finish):
+            return Finish(
+                event.reason,
+                event.response_id and self._redact(event.response_id),
+                event.model and self._redact(event.model),
+            )
+        if isinstance(event, ToolCallDelta) and (event.id or event.name):
+            return ToolCallDelta(
+                event.index,
+                event.id and self._redact(event.id),
+                event.name and self._redact(event.name),
+                event.arguments,
+            )
+        return event
 
 
 class _SSEPayloads:
@@ -373,12 +436,16 @@ class _SSEPayloads:
                 return
             if sse.data.strip():  # an empty event is a keep-alive
                 yield _json_object(sse.data.encode())
+        # An oversized line after these events: fail now, not at the next read.
+        self._decoder.raise_failure()
 
 
 def _collect(result: ChatResult, calls: ToolCallAssembler, event: Any) -> None:
     """Fold one event into `result`; raise the error a StreamError carries."""
     if isinstance(event, TextDelta):
         result.text += event.text
+    elif isinstance(event, TextToReasoning):
+        result.reasoning, result.text = result.reasoning + result.text, ""
     elif isinstance(event, ReasoningDelta):
         result.reasoning += event.text
     elif isinstance(event, ToolCallDelta):
@@ -445,10 +512,36 @@ def _network_error(
     )
 
 
+async def _bounded_body(
+    response: httpx.Response, limit: int, *, truncate: bool
+) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if not truncate and declared.isdecimal() and int(declared) > limit:
+        raise _body_too_large(limit)  # refused before a byte of it is read
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            if truncate:
+                break
+            raise _body_too_large(limit)
+    return b"".join(chunks)[:limit]
+
+
+def _body_too_large(limit: int) -> ProtocolError:
+    size = f"{limit / 2**20:g} MiB"
+    return ProtocolError(
+        f"MiniMax sent a body larger than {size}; it was not read.",
+        detail=f"a body larger than {size}",
+    )
+
+
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested ten thousand deep
         raise ProtocolError(
             "MiniMax sent a line that is not valid JSON. Retry in a moment.",
             detail="a line that is not valid JSON",
@@ -474,15 +567,24 @@ def _error_from_response(response: httpx.Response, raw: bytes) -> MiniMaxError:
         payload = None
     if not isinstance(payload, dict):
         return error_for_http_status(response.status_code, trace_id=trace_id)
-    base_resp = payload.get("base_resp") or {}
-    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
-    message = str(error.get("message") or base_resp.get("status_msg") or "")
-    code = base_resp.get("status_code") if isinstance(base_resp, dict) else None
+    base_resp = _object(payload.get("base_resp"))
+    error = _object(payload.get("error"))
+    message = fields.status_msg(error.get("message")) or fields.status_msg(
+        base_resp.get("status_msg")
+    )
+    try:
+        code = fields.status_code(base_resp.get("status_code"))
+    except ProtocolError:
+        code = 0  # not a code of MiniMax's: the HTTP status says more
     if not code and (match := CODE_SUFFIX.search(message)):
         code = int(match.group(1))
     if code:
         status_msg = CODE_SUFFIX.sub("", message).strip()
         return error_for_code(
-            int(code), status_msg, http_status=response.status_code, trace_id=trace_id
+            code, status_msg, http_status=response.status_code, trace_id=trace_id
         )
     return error_for_http_status(response.status_code, message, trace_id=trace_id)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

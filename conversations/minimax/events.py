@@ -4,7 +4,8 @@ A reply is an async iterator of these. Dialect details (`delta` vs `messages`,
 `<think>` tags, `reasoning_content`, the repeated final message) never get past
 the client: it turns every wire format into this vocabulary.
 
-Order within one reply: any number of TextDelta / ReasoningDelta / ToolCallDelta,
+Order within one reply: any number of TextDelta / ReasoningDelta / ToolCallDelta
+(and at most one TextToReasoning),
 Usage and Sensitivity when the upstream reports them, then exactly one terminal
 event: Finish on success or StreamError on failure. Nothing follows it.
 """
@@ -30,6 +31,17 @@ class ReasoningDelta:
     """A piece of the model's reasoning ("thinking"), shown apart from the answer."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextToReasoning:
+    """All the answer text of this reply so far was reasoning: move it there.
+
+    Sent once at most, when a reasoning model's stream had no `<think>` opener and
+    a `</think>` turns up (some self-hosted templates put the opener in the
+    prompt). The text was shown as it arrived; this says it was thinking after
+    all. Append the text so far to the reasoning, then clear the text.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +105,7 @@ class StreamError:
 ChatEvent = (
     TextDelta
     | ReasoningDelta
+    | TextToReasoning
     | ToolCallDelta
     | Usage
     | Sensitivity

@@ -4,14 +4,40 @@ A small decoder of its own (after openai-python's `_streaming.SSEDecoder`), with
 httpx and no Django, so it can be fed hand-cut chunks in tests. Lines are split on
 bytes before they are decoded, so a UTF-8 character cut across two network reads
 survives; CR, LF and CRLF all end a line, also when a CRLF is cut in two.
+
+An upstream is not trusted with our memory or our event loop: a line and an
+event are bounded (MAX_LINE_BYTES, MAX_EVENT_BYTES; SSETooLarge past them), and
+the search for a line end never looks at the same byte twice, however the
+bytes are cut into reads.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from .errors import ProtocolError
+
 DONE = "[DONE]"
+# A chunk of a reply is a few hundred bytes; the final whole copy of a long reply
+# is the one big line (see client.py: past the finish chunk, it is not needed).
+MAX_LINE_BYTES = 1 * 2**20
+MAX_EVENT_BYTES = 4 * 2**20
+_LINE_END = re.compile(rb"[\r\n]")
+_CR = 0x0D
+
+
+class SSETooLarge(ProtocolError):
+    """A line or an event longer than the decoder accepts."""
+
+
+def _too_large(what: str, limit: int) -> SSETooLarge:
+    size = f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit} bytes"
+    return SSETooLarge(
+        f"MiniMax sent {what} longer than {size}; the reply was cut there.",
+        detail=f"{what} longer than {size}",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,20 +57,44 @@ class ServerSentEvent:
 class SSEDecoder:
     """Incremental decoder: `feed()` chunks as they arrive, `flush()` at the end."""
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    def __init__(
+        self,
+        *,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+    ) -> None:
+        self.max_line_bytes = max_line_bytes
+        self.max_event_bytes = max_event_bytes
+        self._buffer = bytearray()
+        # How many bytes at the start of the buffer are known to hold no line end.
+        self._scanned = 0
         self._data: list[str] = []
+        self._data_bytes = 0
         self._event: str | None = None
         self._last_id: str | None = None
+        # A limit was passed: every later call raises it.
+        self._failure: SSETooLarge | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        """Return the events completed by `chunk`."""
+        """Return the events completed by `chunk`; raise SSETooLarge past a limit.
+
+        The events completed before the oversized line are still returned; the
+        error is raised then on the next call (at once when there are none).
+        """
+        self.raise_failure()
         self._buffer += chunk
         events: list[ServerSentEvent] = []
-        for line in self._complete_lines():
-            event = self._process_line(line)
-            if event is not None:
-                events.append(event)
+        try:
+            for line in self._complete_lines():
+                event = self._process_line(line)
+                if event is not None:
+                    events.append(event)
+        except SSETooLarge as error:
+            self._failure = error
+            self._buffer.clear()  # nothing more is read: let the memory go
+            self._data.clear()
+        if not events:
+            self.raise_failure()
         return events
 
     def flush(self) -> list[ServerSentEvent]:
@@ -53,9 +103,12 @@ class SSEDecoder:
         The spec drops an event that was not followed by a blank line; servers that
         close right after their last `data:` line are common enough that we keep it.
         """
+        self.raise_failure()
         events: list[ServerSentEvent] = []
         if self._buffer:
-            line, self._buffer = self._buffer.rstrip(b"\r"), b""
+            line = bytes(self._buffer).rstrip(b"\r")
+            self._buffer.clear()
+            self._scanned = 0
             event = self._process_line(line)
             if event is not None:
                 events.append(event)
@@ -70,25 +123,33 @@ class SSEDecoder:
             yield from self.feed(chunk)
         yield from self.flush()
 
+    def raise_failure(self) -> None:
+        """Raise the SSETooLarge met earlier, if any (the events before it are out)."""
+        if self._failure is not None:
+            raise self._failure
+
     def _complete_lines(self) -> Iterator[bytes]:
+        """Yield the lines the buffer completes, and keep the incomplete rest."""
         buffer = self._buffer
         start = 0
-        while True:
-            cr = buffer.find(b"\r", start)
-            lf = buffer.find(b"\n", start)
-            if cr == -1 and lf == -1:
+        scanned_to = len(buffer)
+        search_from = self._scanned  # the bytes before it were looked at already
+        while (found := _LINE_END.search(buffer, search_from)) is not None:
+            end = found.start()
+            if buffer[end] == _CR and end + 1 == len(buffer):
+                scanned_to = end  # a lone CR may be half a CRLF: look again later
                 break
-            if cr != -1 and (lf == -1 or cr < lf):
-                if cr + 1 == len(buffer):
-                    # A lone CR at the end may be the first half of a CRLF: wait.
-                    break
-                end = cr + 2 if buffer[cr + 1 : cr + 2] == b"\n" else cr + 1
-                yield buffer[start:cr]
-            else:
-                end = lf + 1
-                yield buffer[start:lf]
-            start = end
-        self._buffer = buffer[start:]
+            self._check_line(end - start)
+            line = bytes(buffer[start:end])
+            start = search_from = end + (2 if buffer[end : end + 2] == b"\r\n" else 1)
+            yield line
+        del buffer[:start]
+        self._scanned = max(scanned_to - start, 0)
+        self._check_line(len(buffer))
+
+    def _check_line(self, size: int) -> None:
+        if size > self.max_line_bytes:
+            raise _too_large("a line", self.max_line_bytes)
 
     def _process_line(self, raw: bytes) -> ServerSentEvent | None:
         if not raw:
@@ -100,6 +161,9 @@ class SSEDecoder:
         if value.startswith(" "):
             value = value[1:]
         if field == "data":
+            self._data_bytes += len(raw) - len(b"data:")
+            if self._data_bytes > self.max_event_bytes:
+                raise _too_large("an event", self.max_event_bytes)
             self._data.append(value)
         elif field == "event":
             self._event = value
@@ -109,6 +173,7 @@ class SSEDecoder:
         return None
 
     def _dispatch(self) -> ServerSentEvent | None:
+        self._data_bytes = 0
         if not self._data:
             self._event = None
             return None

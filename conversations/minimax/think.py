@@ -5,6 +5,9 @@ On `/v1/chat/completions` the M2.x models put their reasoning inline, as a
 §6). Deltas are cut anywhere, also inside a tag ("<thi" + "nk>"), so the
 splitter holds back any tail that could still become a tag. Some templates leave
 out the opener and send only `</think>`; see `expect_think`.
+
+A piece is ("text", s), ("reasoning", s), or ("to_reasoning", ""): all the text
+given so far was reasoning after all (a `</think>` came with no opener before it).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Literal
 OPEN = "<think>"
 CLOSE = "</think>"
 
-Kind = Literal["reasoning", "text"]
+Kind = Literal["reasoning", "text", "to_reasoning"]
 Piece = tuple[Kind, str]
 
 
@@ -30,9 +33,10 @@ class ThinkSplitter:
     """Feed content deltas; get ("reasoning" | "text", piece) pairs back.
 
     `expect_think=True` (a reasoning model): text that starts without `<think>` is
-    held back until a `</think>` shows it was reasoning or the reply ends, so a
-    missing opener still yields the right split. `False`: such text is the answer
-    straight away (a stray `</think>` is dropped).
+    given as text as it comes (the reader sees it at once); if a `</think>` then
+    turns up, a ("to_reasoning", "") piece says the text so far was reasoning and
+    what precedes the tag follows as reasoning. `False`: such text is the answer
+    and a stray `</think>` is dropped.
     """
 
     def __init__(self, *, expect_think: bool = True) -> None:
@@ -40,6 +44,7 @@ class ThinkSplitter:
         self._state: Literal["start", "think", "untagged", "answer"] = "start"
         self._pending = ""
         self._strip_newlines = False
+        self._untagged_shown = False  # text given before a `</think>` with no opener
 
     def feed(self, delta: str) -> list[Piece]:
         """Return the pieces `delta` completes (possibly none, while a tag is open)."""
@@ -50,7 +55,7 @@ class ThinkSplitter:
             self._step(pieces)
             if (self._state, len(self._pending)) == before:
                 break  # waiting for more input
-        return [piece for piece in pieces if piece[1]]
+        return [piece for piece in pieces if piece[1] or piece[0] == "to_reasoning"]
 
     def flush(self) -> list[Piece]:
         """Return whatever is still held back once the reply has ended."""
@@ -69,7 +74,7 @@ class ThinkSplitter:
         elif self._state == "think":
             self._step_until_close(pieces, "reasoning")
         elif self._state == "untagged":
-            self._step_until_close(pieces, "reasoning", emit=False)
+            self._step_until_close(pieces, "text")
         else:
             self._step_answer(pieces)
 
@@ -85,24 +90,28 @@ class ThinkSplitter:
             self._pending = head
             self._state = "untagged" if self._expect_think else "answer"
 
-    def _step_until_close(
-        self, pieces: list[Piece], kind: Kind, *, emit: bool = True
-    ) -> None:
+    def _step_until_close(self, pieces: list[Piece], kind: Kind) -> None:
+        """Give `kind` pieces up to `</think>`; past it, the answer.
+
+        `kind` is "reasoning" after a `<think>`, "text" without one: then the tag
+        says the text given so far was reasoning ("to_reasoning")."""
         text = self._take_pending()
         end = text.find(CLOSE)
         if end != -1:
-            pieces.append((kind, text[:end].rstrip("\r\n")))
+            if kind == "text" and self._untagged_shown:
+                pieces.append(("to_reasoning", ""))
+            pieces.append(("reasoning", text[:end].rstrip("\r\n")))
             self._pending = text[end + len(CLOSE) :]
             self._state = "answer"
             self._strip_newlines = True
-        elif emit:
+        else:
             # Hold back a possible "</thi" and the newlines that precede </think>.
             body = text[: len(text) - _partial_suffix(text, CLOSE)]
             shown = body.rstrip("\r\n")
-            pieces.append((kind, shown))
+            if shown:
+                pieces.append((kind, shown))
+                self._untagged_shown = True
             self._pending = text[len(shown) :]
-        else:
-            self._pending = text
 
     def _step_answer(self, pieces: list[Piece]) -> None:
         # A stray closing tag in the answer is markup, not text for the reader.
@@ -123,7 +132,12 @@ class ThinkSplitter:
 def split_think(content: str, *, expect_think: bool = True) -> tuple[str, str]:
     """Return (reasoning, answer) for a whole message's content."""
     splitter = ThinkSplitter(expect_think=expect_think)
-    pieces = splitter.feed(content) + splitter.flush()
-    reasoning = "".join(text for kind, text in pieces if kind == "reasoning")
-    answer = "".join(text for kind, text in pieces if kind == "text")
+    reasoning = answer = ""
+    for kind, text in splitter.feed(content) + splitter.flush():
+        if kind == "to_reasoning":
+            reasoning, answer = reasoning + answer, ""
+        elif kind == "reasoning":
+            reasoning += text
+        else:
+            answer += text
     return reasoning, answer

@@ -12,6 +12,7 @@ from typing import Any
 
 from .chat_wire import CHAT, Completion, ToolCall, final_body, stream_chunks
 from .failures import InvalidParams
+from .hostile import odd_numbers, repeating
 from .models import CHAT_MAX_COMPLETION_TOKENS, JSON_SCHEMA_MODELS, model_for
 from .replies import Answer, Prompt, compose, compose_json, count_tokens, seed_for
 from .schema_example import example_for_schema
@@ -34,10 +35,13 @@ def chat_reply(payload: dict[str, Any], dialect: str) -> Reply:
     """Validate a chat request and return its reply (body or event stream)."""
     completion = decide(payload, dialect)
     stream = bool(payload.get("stream"))
+    body = final_body(completion)
+    if "odd-numbers" in completion.triggers:
+        body = odd_numbers(body)
     return Reply.chat(
         stream=stream,
         events=stream_chunks(completion) if stream else [],
-        body=final_body(completion),
+        body=body,
         fault=completion.triggers.fault,
         done="done" in completion.triggers,
     )
@@ -61,6 +65,8 @@ def decide(payload: dict[str, Any], dialect: str) -> Completion:
         answer = compose_json(prompt, schema)
     else:
         answer = compose(prompt, reasoning=reasoning_model, long="long" in triggers)
+    if "repeat" in triggers:
+        answer = repeating(answer)
     tool_call = None
     wants_tool = "tool" in triggers and messages[-1]["role"] == "user"
     if wants_tool and tools and payload.get("tool_choice") != "none":

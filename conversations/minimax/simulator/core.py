@@ -14,7 +14,15 @@ from typing import Any
 
 from .chat import chat_reply
 from .chat_wire import CHAT, V2
-from .failures import LOGIN_FAIL, SimError, base_resp, compat_error_body
+from .failures import (
+    LOGIN_FAIL,
+    SimError,
+    SimHttpError,
+    base_resp,
+    compat_error_body,
+    html_error_page,
+)
+from .hostile import huge_line
 from .pro import pro_reply
 from .speech import legacy_speech_reply, t2a_v2_reply
 from .wire import JSON_TYPE, Reply, dumps, new_id
@@ -98,6 +106,12 @@ class Simulator:
             return endpoint.handler(payload, trace_id)
         except SimError as error:
             return _error_reply(error, endpoint.errors, trace_id)
+        except SimHttpError as error:
+            return Reply(
+                [html_error_page(error.status)],
+                status=error.status,
+                content_type="text/html; charset=utf-8",
+            )
 
     async def _deliver(self, reply: Reply) -> AsyncIterator[bytes]:
         """Yield the body part by part, with the delays and faults asked for."""
@@ -121,6 +135,9 @@ class Simulator:
             raise ConnectionDropped("simulated connection drop")
         elif reply.fault == "malformed":
             yield MALFORMED_EVENT if reply.streamed else b'{"id": "broken'
+        elif reply.fault == "huge-line":
+            for part in huge_line(reply.streamed):
+                yield part
 
 
 def _prefix_before_fault(reply: Reply) -> list[bytes]:

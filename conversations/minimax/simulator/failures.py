@@ -68,6 +68,32 @@ class InvalidParams(SimError):
         super().__init__(2013, f"invalid params, {detail}")
 
 
+class SimHttpError(Exception):
+    """A request answered by what sits in front of MiniMax: a proxy's HTML page."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(f"HTTP {status}")
+
+
+HTTP_REASONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
+
+
+def html_error_page(status: int) -> bytes:
+    """Return the HTML page a gateway (nginx, a load balancer) answers with."""
+    title = f"{status} {HTTP_REASONS.get(status, 'Error')}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()
+
+
 def base_resp(code: int = 0, message: str = "") -> dict[str, object]:
     return {"status_code": code, "status_msg": message}
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .failures import InvalidParams
+from .hostile import odd_numbers, repeating
 from .models import model_for
 from .replies import Answer, Prompt, compose, count_tokens
 from .schema_example import example_for_schema
@@ -50,10 +51,13 @@ def pro_reply(payload: dict[str, Any]) -> Reply:
     """Validate a chatcompletion_pro request and return its reply."""
     reply = decide(payload)
     stream = bool(payload.get("stream"))
+    body = final_body(reply)
+    if "odd-numbers" in reply.triggers:
+        body = odd_numbers(body)
     return Reply.chat(
         stream=stream,
         events=partial_events(reply) if stream else [],
-        body=final_body(reply),
+        body=body,
         fault=reply.triggers.fault,
         done="done" in reply.triggers,
     )
@@ -84,6 +88,8 @@ def decide(payload: dict[str, Any]) -> ProReply:
         speaker=bot_name,
     )
     answer = compose(prompt, reasoning=False, long="long" in triggers)
+    if "repeat" in triggers:
+        answer = repeating(answer)
 
     function_call = None
     call_mode = (payload.get("function_call") or {}).get("type", "auto")

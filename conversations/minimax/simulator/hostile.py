@@ -1,0 +1,58 @@
+"""What a broken or hostile upstream sends: the `[sim:odd-numbers]`,
+`[sim:huge-line]` and `[sim:repeat]` triggers (docs/simulator.md).
+
+The client must survive each with the text received so far and a typed end:
+odd values in the final event, a line too long to hold, and a reply whose
+pieces legitimately repeat the whole text so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .replies import Answer
+
+# Over the client's limits (1 MiB per SSE line, 16 MiB per body read whole), and
+# small enough to send over localhost in a fraction of a second.
+HUGE_LINE_BYTES = 3 * 2**20
+HUGE_BODY_BYTES = 17 * 2**20
+HUGE_PART_BYTES = 256 * 2**10
+REPEATED_PIECE = "Again and again, the same words. "
+REPEATED_PIECES = 16
+
+
+def odd_numbers(body: dict[str, Any]) -> dict[str, Any]:
+    """Return the final event with usage and sensitivity no client should trust:
+    negative, huge and textual counts, types outside the vendor's 0..7."""
+    return {
+        **body,
+        "usage": {
+            "total_tokens": "lots",
+            "prompt_tokens": -1,
+            "completion_tokens": 2**70,
+            "completion_tokens_details": {"reasoning_tokens": -7},
+        },
+        "input_sensitive": False,
+        "input_sensitive_type": 99,
+        "output_sensitive": True,
+        "output_sensitive_type": -3,
+    }
+
+
+def huge_line(streamed: bool) -> Iterator[bytes]:
+    """Yield one line that never ends: a `data:` line, or a whole body too big."""
+    size = HUGE_LINE_BYTES if streamed else HUGE_BODY_BYTES
+    yield b'data: {"id": "' if streamed else b""
+    part = b"x" * HUGE_PART_BYTES
+    for _ in range(size // HUGE_PART_BYTES):
+        yield part
+
+
+def repeating(answer: Answer) -> Answer:
+    """Return the answer as one sentence sent sixteen times, piece by piece.
+
+    The second piece equals the whole text so far (a client that takes such a
+    piece for a cumulative snapshot drops it, and every piece after it).
+    """
+    return Answer(answer.reasoning_pieces, (REPEATED_PIECE,) * REPEATED_PIECES)
