@@ -225,7 +225,16 @@ MINIMAX_SIMULATOR_CHUNK_DELAY = env_float("MINIMAX_SIMULATOR_CHUNK_DELAY", 0.03)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        # Masks the API key, in any form, in every log line and traceback.
+        "redact_api_key": {
+            "()": "conversations.minimax.redact.RedactKeyFilter",
+            "key": MINIMAX_API_KEY,
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_api_key"]},
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         # httpx logs each request line at INFO; the key is in a header, never the URL.

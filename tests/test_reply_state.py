@@ -226,3 +226,21 @@ def test_an_unfinished_or_schemaless_reply_is_not_checked():
     assert (
         fed(TextDelta("{}"), Finish("stop")).outcome_fields(NOW)["json_valid"] is None
     )
+
+
+def test_text_that_turns_out_to_be_reasoning_moves_there_and_pages_resync():
+    from conversations.minimax.events import TextToReasoning
+
+    state = ReplyState()
+    state.apply(TextDelta("thinking about it"))
+    assert state.take_delta().text == "thinking about it"
+    state.apply(TextToReasoning())
+    state.apply(TextDelta("The answer."))
+
+    assert state.take_resync() is True
+    assert (state.text, state.reasoning) == ("The answer.", "thinking about it")
+    # After the snapshot, deltas extend the text as it is now.
+    state.apply(TextDelta(" More."))
+    delta = state.take_delta()
+    assert (delta.text, delta.text_offset) == (" More.", len("The answer."))
+    assert state.take_resync() is False

@@ -321,6 +321,9 @@ class Reply:
             await asyncio.sleep(FRAME_INTERVAL)
 
     async def _send_delta(self) -> None:
+        if self.state.take_resync():
+            await self._send_snapshot(None)
+            return
         delta = self.state.take_delta()
         if delta is None:
             return

@@ -27,6 +27,7 @@ from conversations.minimax.events import (
     Sensitivity,
     StreamError,
     TextDelta,
+    TextToReasoning,
     ToolCallDelta,
     Usage,
 )
@@ -80,6 +81,8 @@ class ReplyState:
         self._sent_reasoning_units = 0
         # New text or reasoning since the last checkpoint.
         self._changed = False
+        # Text already relayed was moved to reasoning: pages need a snapshot.
+        self._resync = False
 
     # --- While it streams --------------------------------------------------------
 
@@ -111,6 +114,9 @@ class ReplyState:
             case ReasoningDelta(text=text) if text:
                 self._add_text(text, self._reasoning, self._unsent_reasoning)
                 return True
+            case TextToReasoning():
+                self._move_text_to_reasoning()
+                return True
             case ToolCallDelta():
                 self._tool_calls.add(event)
             case Usage():
@@ -129,6 +135,28 @@ class ReplyState:
         whole.append(text)
         unsent.append(text)
         self._changed = True
+
+    def _move_text_to_reasoning(self) -> None:
+        # A stream with no <think> opener turned out to be thinking: what was
+        # shown as the answer is reasoning (docs/minimax-protocol.md §6).
+        self._reasoning.extend(self._text)
+        self._text.clear()
+        self._resync = self._changed = True
+
+    def take_resync(self) -> bool:
+        """Return whether pages must be sent a snapshot instead of a delta.
+
+        Offsets restart from the text as it is now, so the deltas after the
+        snapshot extend it.
+        """
+        if not self._resync:
+            return False
+        self._resync = False
+        self._unsent_text.clear()
+        self._unsent_reasoning.clear()
+        self._sent_text_units = utf16_length(self.text)
+        self._sent_reasoning_units = utf16_length(self.reasoning)
+        return True
 
     def take_delta(self) -> Delta | None:
         """Return what arrived since the last delta (None if nothing did)."""
