@@ -67,6 +67,7 @@ class Upstream:
         self.sent: dict[str, Record] = {}
         self.pieces_sent = 0
         self.lag_max_ms = 0.0
+        self.active = 0
 
     def filler(self, seq: int, length: int) -> str:
         fill = UNICODE_FILL if self.pace.unicode else ASCII_FILL
@@ -116,6 +117,7 @@ class Upstream:
     def report(self, *, reset: bool) -> dict[str, Any]:
         out = {
             "pieces_sent": self.pieces_sent,
+            "active": self.active,
             "lag_max_ms": round(self.lag_max_ms, 2),
             "sent": {
                 key: {"texts": rec.texts, "complete": rec.complete}
@@ -151,6 +153,7 @@ class Upstream:
         loop = asyncio.get_running_loop()
         start = loop.time()
         complete = False
+        self.active += 1
         try:
             for seq in range(pieces):
                 due = start + seq * self.pace.gap
@@ -170,6 +173,7 @@ class Upstream:
             await writer.drain()
             complete = True
         finally:
+            self.active -= 1
             record.texts.append("".join(parts))
             record.complete.append(complete)
 

@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +26,8 @@ STORAGES["staticfiles"]["BACKEND"] = (
     "django.contrib.staticfiles.storage.StaticFilesStorage"
 )
 WHITENOISE_USE_FINDERS = True
+# Whitenoise looks for a collected static folder the bench does not build.
+warnings.filterwarnings("ignore", message="No directory at")
 
 COUNTS_DIR = os.environ.get("BENCH_COUNTS_DIR", "")
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")

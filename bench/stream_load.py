@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import re
 import signal
 import statistics
@@ -159,6 +160,7 @@ class Site:
     pids: list[int]
     upstream_url: str
     counts_dir: Path
+    logs: list[Path] = field(default_factory=list)
     cookies: dict[str, str] = field(default_factory=dict)
 
     def cpu_and_rss(self) -> tuple[float, int]:
@@ -326,12 +328,14 @@ async def site_round(site: Site, streams: int, args: argparse.Namespace) -> dict
             client.watcher = await open_socket(site, other, conversation_id)
         return client
 
-    clients = await bounded(range(streams), connect, 20)
+    connected = await bounded(range(streams), lambda i: safe(connect(i)), 20)
+    clients = [client for client in connected if isinstance(client, Client)]
     try:
         await upstream_report(site)
         await asyncio.sleep(0.6)  # counts flushed: the baseline includes the setup
         counts_before = read_counts(site.counts_dir)
         cpu_before, rss_before = site.cpu_and_rss()
+        client_cpu = time.process_time()
         started = time.monotonic()
         label = f"n{streams}"
         with Sampler(site) as sampler:
@@ -345,10 +349,12 @@ async def site_round(site: Site, streams: int, args: argparse.Namespace) -> dict
             except TimeoutError:
                 pass
         wall = time.monotonic() - started
+        client_cpu = time.process_time() - client_cpu
         cpu_after, rss_after = site.cpu_and_rss()
         await asyncio.sleep(0.6)
         counts_after = read_counts(site.counts_dir)
         upstream = await upstream_report(site)
+        drain_s = await wait_idle(site, args.max_seconds)
     finally:
         for client in clients:
             await client.socket.close()
@@ -370,7 +376,22 @@ async def site_round(site: Site, streams: int, args: argparse.Namespace) -> dict
         writes=writes,
         upstream=upstream,
         stored=stored,
+        client_cpu=client_cpu,
+        refused=streams - len(clients),
+        drain_s=drain_s,
     )
+
+
+async def wait_idle(site: Site, seconds: float) -> float:
+    """Wait until the upstream streams nothing (a late round must not overlap the
+    next one); return how long that took."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if (await upstream_report(site, reset=False))["active"] == 0:
+            break
+        await asyncio.sleep(0.5)
+    await upstream_report(site)
+    return time.monotonic() - started
 
 
 def summarize_round(clients: list[Client], **round_) -> dict:
@@ -380,9 +401,9 @@ def summarize_round(clients: list[Client], **round_) -> dict:
     watched = [reply for client in clients for reply in client.watched]
     done = [reply for reply in replies if reply.done_at is not None]
     pieces = round_["upstream"]["pieces_sent"]
-    expected = len(clients) * args.replies
+    expected = round_["streams"] * args.replies
     mismatches = {"rebuilt": 0, "done": 0, "stored": 0, "watcher": 0}
-    for reply in replies:
+    for reply in done:
         text = sent.get(reply.key)
         if text is None or reply.have != text:
             mismatches["rebuilt"] += 1
@@ -391,6 +412,8 @@ def summarize_round(clients: list[Client], **round_) -> dict:
         if text is None or round_["stored"].get(reply.message_id) != text:
             mismatches["stored"] += 1
     for reply in watched:
+        if reply.done_at is None:
+            continue  # counted as unfinished
         if sent.get(reply.key) is None or reply.have != sent.get(reply.key):
             mismatches["watcher"] += 1
     lateness = [ms for reply in done for ms in reply.lateness_ms]
@@ -428,6 +451,10 @@ def summarize_round(clients: list[Client], **round_) -> dict:
         "db_writes_per_reply": writes / len(done) if done else None,
         "upstream_lag_max_ms": round_["upstream"]["lag_max_ms"],
         "wall_s": round_["wall"],
+        "refused": round_["refused"],
+        "drain_s": round_["drain_s"],
+        "client_cpu_pct": 100 * round_["client_cpu"] / round_["wall"],
+        "loadavg_1m": os.getloadavg()[0],
     }
 
 
@@ -650,6 +677,10 @@ async def measure(site: Site, args: argparse.Namespace) -> dict:
         idle = await idle_round(site, conversation_ids, args)
         results["idle"] = idle
         print(format_idle(idle), flush=True)
+    problems = log_problems(site)
+    results["log_problems"] = problems
+    if problems:
+        print("daphne logged:\n  " + "\n  ".join(problems[:12]), flush=True)
     return results
 
 
@@ -668,12 +699,24 @@ def start_site(procs: Processes, args: argparse.Namespace, work: Path) -> Site:
         database_url = f"sqlite:///{work / 'bench.sqlite3'}"
     env = site_env(database_url, redis_url, upstream_url, counts_dir)
     prepare_database(env)
-    urls, pids = [], []
+    site = Site([], [], upstream_url, counts_dir)
     for number in range(args.processes):
         child, url = procs.start_daphne(f"daphne-{number}", env)
-        urls.append(url)
-        pids.append(child.popen.pid)
-    return Site(urls, pids, upstream_url, counts_dir)
+        site.urls.append(url)
+        site.pids.append(child.popen.pid)
+        site.logs.append(child.log_path)
+    return site
+
+
+def log_problems(site: Site) -> list[str]:
+    """Return the distinct warning and error lines the daphne processes logged."""
+    seen: dict[str, int] = {}
+    for path in site.logs:
+        for line in path.read_text(errors="replace").splitlines():
+            if re.search(r"warning|error|exception|traceback", line, re.I):
+                short = re.sub(r"\d+", "N", line.strip())[:160]
+                seen[short] = seen.get(short, 0) + 1
+    return [f"{count} x {line}" for line, count in seen.items()]
 
 
 def describe(args: argparse.Namespace) -> str:
@@ -705,7 +748,8 @@ def format_round(r: dict, args: argparse.Namespace) -> str:
         (
             "replies complete",
             f"{r['complete']}/{r['replies']} "
-            f"(unfinished {r['unfinished']}) in {r['wall_s']:.1f} s",
+            f"(unfinished {r['unfinished']}) in {r['wall_s']:.1f} s; sockets "
+            f"refused {r['refused']}; late streams drained in {r['drain_s']:.1f} s",
         ),
         (
             "first token p50/p95 (ms)",
@@ -754,7 +798,12 @@ def format_round(r: dict, args: argparse.Namespace) -> str:
             "text differs from upstream",
             ", ".join(f"{k} {v}" for k, v in r["mismatches"].items()),
         ),
-        ("upstream's own lag max", f"{r['upstream_lag_max_ms']:.1f} ms"),
+        (
+            "noise",
+            f"upstream's own lag max {r['upstream_lag_max_ms']:.1f} ms, bench "
+            f"client {r['client_cpu_pct']:.0f}% of a core, load average "
+            f"{r['loadavg_1m']:.2f}",
+        ),
     ]
     width = max(len(label) for label, _ in rows)
     lines = [f"N = {r['streams']} streams:"]
