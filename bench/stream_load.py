@@ -214,9 +214,9 @@ async def new_conversations(site: Site, count: int) -> list[int]:
 
 
 async def stored_replies(site: Site, conversation_ids: list[int]) -> dict[int, str]:
-    """Return {message id: content} of every assistant message, read over HTTP."""
+    """Return {message id: Message} of every assistant message, read over HTTP."""
     headers = {"Cookie": site.cookie_header()}
-    stored: dict[int, str] = {}
+    stored: dict[int, dict[str, Any]] = {}
     async with httpx.AsyncClient(base_url=site.urls[0], timeout=30) as http:
 
         async def read(conversation_id: int) -> None:
@@ -225,7 +225,7 @@ async def stored_replies(site: Site, conversation_ids: list[int]) -> dict[int, s
             )
             for message in response.json().get("messages", []):
                 if message["role"] == "assistant":
-                    stored[message["id"]] = message["content"]
+                    stored[message["id"]] = message
 
         await bounded(conversation_ids, read)
     return stored
@@ -281,9 +281,12 @@ async def converse(client: Client, label: str, count: int, seconds: float) -> No
         if watched is not None:
             watched.sent_at = reply.sent_at
         content = f"Write something long. bench-key:{key}"
-        await client.socket.send_json(
-            {"type": "message.send", "content": content, "client_id": key}
-        )
+        try:
+            await client.socket.send_json(
+                {"type": "message.send", "content": content, "client_id": key}
+            )
+        except OSError:
+            return  # the server dropped the socket: unfinished
         reads = [read_until_done(client.socket, reply, seconds)]
         if watched is not None:
             reads.append(read_until_done(client.watcher, watched, seconds))
@@ -354,12 +357,12 @@ async def site_round(site: Site, streams: int, args: argparse.Namespace) -> dict
         await asyncio.sleep(0.6)
         counts_after = read_counts(site.counts_dir)
         upstream = await upstream_report(site)
-        drain_s = await wait_idle(site, args.max_seconds)
     finally:
         for client in clients:
             await client.socket.close()
             if client.watcher is not None:
                 await client.watcher.close()
+    drain_s = await wait_idle(site, args.max_seconds)
     stored = await stored_replies(site, conversation_ids)
     writes = {
         verb: counts_after.get(verb, 0) - counts_before.get(verb, 0)
@@ -383,13 +386,17 @@ async def site_round(site: Site, streams: int, args: argparse.Namespace) -> dict
 
 
 async def wait_idle(site: Site, seconds: float) -> float:
-    """Wait until the upstream streams nothing (a late round must not overlap the
-    next one); return how long that took."""
+    """Wait until the daphne processes are idle (under 10% of a core for half a
+    second): replies still being relayed and saved do not overlap the next round,
+    and the database holds their end state. Return how long that took."""
     started = time.monotonic()
+    cpu = site.cpu_and_rss()[0]
     while time.monotonic() - started < seconds:
-        if (await upstream_report(site, reset=False))["active"] == 0:
-            break
         await asyncio.sleep(0.5)
+        now = site.cpu_and_rss()[0]
+        if now - cpu < 0.05:
+            break
+        cpu = now
     await upstream_report(site)
     return time.monotonic() - started
 
@@ -409,13 +416,24 @@ def summarize_round(clients: list[Client], **round_) -> dict:
             mismatches["rebuilt"] += 1
         if text is None or (reply.done_message or {}).get("content") != text:
             mismatches["done"] += 1
-        if text is None or round_["stored"].get(reply.message_id) != text:
+        stored = round_["stored"].get(reply.message_id) or {}
+        if text is None or stored.get("content") != text:
             mismatches["stored"] += 1
+    # A reply the database holds as complete that the socket never saw end: its
+    # reply.done (and maybe more) was lost on the way.
+    done_lost = 0
+    for reply in replies:
+        stored = round_["stored"].get(reply.message_id) or {}
+        if reply.done_at is None and stored.get("status") == "complete":
+            done_lost += 1
     for reply in watched:
         if reply.done_at is None:
             continue  # counted as unfinished
         if sent.get(reply.key) is None or reply.have != sent.get(reply.key):
             mismatches["watcher"] += 1
+    statuses: dict[str, int] = {}
+    for message in round_["stored"].values():
+        statuses[message["status"]] = statuses.get(message["status"], 0) + 1
     lateness = [ms for reply in done for ms in reply.lateness_ms]
     first = [reply.first_token_ms for reply in done if reply.first_token_ms is not None]
     text_bytes = [len(reply.have.encode()) for reply in done]
@@ -428,6 +446,7 @@ def summarize_round(clients: list[Client], **round_) -> dict:
             1 for r in done if (r.done_message or {}).get("status") == "complete"
         ),
         "unfinished": expected - len(done),
+        "done_lost": done_lost,
         "first_token_ms": dist(first),
         "server_first_token_ms": dist(
             [r.done_message.get("first_token_ms") or 0 for r in done]
@@ -448,7 +467,10 @@ def summarize_round(clients: list[Client], **round_) -> dict:
         "rss_before_mib": round_["rss_before"] / 2**20,
         "rss_peak_mib": round_["rss_peak"] / 2**20,
         "db_writes": round_["writes"],
-        "db_writes_per_reply": writes / len(done) if done else None,
+        "db_writes_per_reply": writes / len(round_["stored"])
+        if round_["stored"]
+        else None,
+        "stored_statuses": statuses,
         "upstream_lag_max_ms": round_["upstream"]["lag_max_ms"],
         "wall_s": round_["wall"],
         "refused": round_["refused"],
@@ -666,21 +688,23 @@ async def measure(site: Site, args: argparse.Namespace) -> dict:
     await sign_in(site)
     conversation_ids = await warm_up(site)
     results: dict[str, Any] = {"rounds": []}
-    for streams in args.streams:
-        direct = await direct_round(site, streams, args)
-        through_site = await site_round(site, streams, args)
-        through_site["direct"] = direct
-        results["rounds"].append(through_site)
-        print(format_round(through_site, args), flush=True)
-    if args.idle_sockets:
-        # Idle sockets on conversations that already have a reply: resync answers.
-        idle = await idle_round(site, conversation_ids, args)
-        results["idle"] = idle
-        print(format_idle(idle), flush=True)
-    problems = log_problems(site)
-    results["log_problems"] = problems
-    if problems:
-        print("daphne logged:\n  " + "\n  ".join(problems[:12]), flush=True)
+    try:
+        for streams in args.streams:
+            direct = await direct_round(site, streams, args)
+            through_site = await site_round(site, streams, args)
+            through_site["direct"] = direct
+            results["rounds"].append(through_site)
+            print(format_round(through_site, args), flush=True)
+        if args.idle_sockets:
+            # Idle sockets on conversations that have a reply: resync answers.
+            idle = await idle_round(site, conversation_ids, args)
+            results["idle"] = idle
+            print(format_idle(idle), flush=True)
+    finally:
+        problems = log_problems(site)
+        results["log_problems"] = problems
+        if problems:
+            print("daphne logged:\n  " + "\n  ".join(problems[:12]), flush=True)
     return results
 
 
@@ -748,8 +772,9 @@ def format_round(r: dict, args: argparse.Namespace) -> str:
         (
             "replies complete",
             f"{r['complete']}/{r['replies']} "
-            f"(unfinished {r['unfinished']}) in {r['wall_s']:.1f} s; sockets "
-            f"refused {r['refused']}; late streams drained in {r['drain_s']:.1f} s",
+            f"(unfinished {r['unfinished']}, of which complete in the database "
+            f"{r['done_lost']}) in {r['wall_s']:.1f} s; sockets "
+            f"refused {r['refused']}; site idle again after {r['drain_s']:.1f} s",
         ),
         (
             "first token p50/p95 (ms)",
@@ -790,6 +815,10 @@ def format_round(r: dict, args: argparse.Namespace) -> str:
             f"{r['rss_before_mib']:.1f} / {r['rss_peak_mib']:.1f}",
         ),
         ("DB writes per reply", f"{ms(r['db_writes_per_reply'])} ({writes})"),
+        (
+            "replies in the database",
+            ", ".join(f"{n} {status}" for status, n in r["stored_statuses"].items()),
+        ),
         (
             "frames lost (offset gaps)",
             f"{r['gaps']}; watcher sockets unfinished {r['watcher_unfinished']}",
