@@ -419,13 +419,15 @@ def summarize_round(clients: list[Client], **round_) -> dict:
         stored = round_["stored"].get(reply.message_id) or {}
         if text is None or stored.get("content") != text:
             mismatches["stored"] += 1
-    # A reply the database holds as complete that the socket never saw end: its
-    # reply.done (and maybe more) was lost on the way.
-    done_lost = 0
-    for reply in replies:
-        stored = round_["stored"].get(reply.message_id) or {}
-        if reply.done_at is None and stored.get("status") == "complete":
-            done_lost += 1
+    # Replies the database holds as complete that their socket never saw end:
+    # their reply.done (and maybe their message.created) was lost on the way.
+    complete_seen = sum(
+        1 for r in done if (r.done_message or {}).get("status") == "complete"
+    )
+    complete_stored = sum(
+        1 for m in round_["stored"].values() if m["status"] == "complete"
+    )
+    done_lost = complete_stored - complete_seen
     for reply in watched:
         if reply.done_at is None:
             continue  # counted as unfinished
@@ -595,7 +597,7 @@ async def idle_round(site: Site, conversation_ids: list[int], args) -> dict:
         before = [idle.snapshots for idle in sockets]
         started = time.monotonic()
         await asyncio.gather(
-            *(idle.socket.send_json({"type": "reply.resync"}) for idle in sockets)
+            *(safe(idle.socket.send_json({"type": "reply.resync"})) for idle in sockets)
         )
         deadline = time.monotonic() + args.max_seconds
         while time.monotonic() < deadline:
