@@ -686,10 +686,23 @@ async def warm_up(site: Site) -> list[int]:
     return conversation_ids
 
 
+async def idle_cpu(site: Site, seconds: float = 3.0) -> float:
+    """Return the CPU the daphne processes use doing nothing, % of one core."""
+    await asyncio.sleep(1.0)
+    before = site.cpu_and_rss()[0]
+    await asyncio.sleep(seconds)
+    return 100 * (site.cpu_and_rss()[0] - before) / seconds
+
+
 async def measure(site: Site, args: argparse.Namespace) -> dict:
     await sign_in(site)
     conversation_ids = await warm_up(site)
-    results: dict[str, Any] = {"rounds": []}
+    results: dict[str, Any] = {"rounds": [], "idle_cpu_pct": await idle_cpu(site)}
+    print(
+        f"daphne at rest: {results['idle_cpu_pct']:.1f}% of a core "
+        f"(all processes, no socket open)",
+        flush=True,
+    )
     try:
         for streams in args.streams:
             direct = await direct_round(site, streams, args)
