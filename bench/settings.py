@@ -9,6 +9,10 @@ reads them: writes per reply are counted inside the server, on any database
 engine, without touching the site's code. The one other difference from
 chatsite.settings: static files are served from the app folders (no collectstatic
 manifest to build first), as in tests.settings; the bench loads no page but /login/.
+
+BENCH_LAYER_OPTIONS (JSON, e.g. '{"socket_timeout": null}') is merged into the Redis
+host of the channel layer: a way to try a layer setting before the site adopts it
+(bench.stream_load --layer-options). Unset, the layer is the site's own.
 """
 
 import json
@@ -20,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 from chatsite.settings import *  # noqa: F403
-from chatsite.settings import STORAGES
+from chatsite.settings import CHANNEL_LAYERS, REDIS_URL, STORAGES
 
 STORAGES["staticfiles"]["BACKEND"] = (
     "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -28,6 +32,12 @@ STORAGES["staticfiles"]["BACKEND"] = (
 WHITENOISE_USE_FINDERS = True
 # Whitenoise looks for a collected static folder the bench does not build.
 warnings.filterwarnings("ignore", message="No directory at")
+
+LAYER_OPTIONS = json.loads(os.environ.get("BENCH_LAYER_OPTIONS") or "{}")
+if REDIS_URL and LAYER_OPTIONS:
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
+        {"address": REDIS_URL, **LAYER_OPTIONS}
+    ]
 
 COUNTS_DIR = os.environ.get("BENCH_COUNTS_DIR", "")
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")

@@ -737,6 +737,8 @@ def start_site(procs: Processes, args: argparse.Namespace, work: Path) -> Site:
     else:
         database_url = f"sqlite:///{work / 'bench.sqlite3'}"
     env = site_env(database_url, redis_url, upstream_url, counts_dir)
+    if args.layer_options:
+        env["BENCH_LAYER_OPTIONS"] = args.layer_options
     prepare_database(env)
     site = Site([], [], upstream_url, counts_dir)
     for number in range(args.processes):
@@ -766,6 +768,7 @@ def describe(args: argparse.Namespace) -> str:
         f"upstream {args.pieces} pieces {args.gap_ms:g} ms apart "
         f"(ideal reply {(args.pieces - 1) * args.gap_ms / 1000:.2f} s); "
         f"{args.replies} replies per client"
+        + (f"; layer options {args.layer_options}" if args.layer_options else "")
     )
 
 
@@ -921,6 +924,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="with several processes: a second socket per "
         "conversation on the next process, reading every reply",
+    )
+    parser.add_argument(
+        "--layer-options",
+        default="",
+        metavar="JSON",
+        help="merged into the Redis host of the channel layer (bench.settings), "
+        "e.g. '{\"socket_timeout\": null}': try a setting before the site has it",
     )
     parser.add_argument("--idle-sockets", type=int, default=0)
     parser.add_argument(
