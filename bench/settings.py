@@ -10,9 +10,10 @@ engine, without touching the site's code. The one other difference from
 chatsite.settings: static files are served from the app folders (no collectstatic
 manifest to build first), as in tests.settings; the bench loads no page but /login/.
 
-BENCH_LAYER_OPTIONS (JSON, e.g. '{"socket_timeout": null}') is merged into the Redis
-host of the channel layer: a way to try a layer setting before the site adopts it
-(bench.stream_load --layer-options). Unset, the layer is the site's own.
+BENCH_LAYER_OPTIONS (JSON, e.g. '{"socket_timeout": null, "capacity": 1000}') goes
+into the Redis channel layer's config (capacity, expiry...) or its host (any other
+key): a way to try a layer setting before the site adopts it (bench.stream_load
+--layer-options). Unset, the layer is the site's own.
 """
 
 import json
@@ -33,11 +34,18 @@ WHITENOISE_USE_FINDERS = True
 # Whitenoise looks for a collected static folder the bench does not build.
 warnings.filterwarnings("ignore", message="No directory at")
 
+# The layer's own options; any other key is the Redis connection's (host) option.
+LAYER_CONFIG_KEYS = ("capacity", "expiry", "group_expiry", "channel_capacity")
 LAYER_OPTIONS = json.loads(os.environ.get("BENCH_LAYER_OPTIONS") or "{}")
 if REDIS_URL and LAYER_OPTIONS:
-    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
-        {"address": REDIS_URL, **LAYER_OPTIONS}
-    ]
+    config = CHANNEL_LAYERS["default"]["CONFIG"]
+    host = {"address": REDIS_URL}
+    for key, value in LAYER_OPTIONS.items():
+        if key in LAYER_CONFIG_KEYS:
+            config[key] = value
+        else:
+            host[key] = value
+    config["hosts"] = [host]
 
 COUNTS_DIR = os.environ.get("BENCH_COUNTS_DIR", "")
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
