@@ -145,7 +145,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=0,
+        # Reused connections: a new PostgreSQL connection per request cost most
+        # of its CPU per reply; the health check drops one the server closed.
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -163,7 +166,23 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py's 5 s default read timeout equals the layer's
+                        # blocking pop: under load consumers died with "Timeout
+                        # reading"; the pool's default 100 refused 1,000 sockets.
+                        "socket_timeout": None,
+                        "max_connections": int(
+                            os.environ.get("REDIS_MAX_CONNECTIONS", "2000")
+                        ),
+                    }
+                ],
+                # Per-channel inbox. At the default 100, group_send silently
+                # dropped frames for a lagging process (docs/performance.md).
+                "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "2000")),
+            },
         }
     }
 else:
