@@ -78,6 +78,10 @@ function errorDetail(message, kind, T) {
     }
   }
   rest = rest.trim().replace(/^\((.*)\)(\s*\[.*\])?$/, "$1$2").trim();
+  // A sentence the headline or the advice already says ("Retry in a moment.") goes.
+  const said = [T.error_titles?.[kind], T.error_titles_en?.[kind], T.advice?.[kind]].filter(Boolean);
+  const sentences = rest.split(/(?<=[.!?。！？])\s+/);
+  rest = sentences.filter((sentence) => !said.some((text) => text.includes(sentence))).join(" ");
   return rest || null;
 }
 

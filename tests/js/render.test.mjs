@@ -99,6 +99,9 @@ describe("message text", () => {
     assert.equal(errorSummary(withDetail, T).detail, "rpm exceeded [MiniMax 1002]");
     assert.equal(errorSummary(specific, T).detail, "No first token in 90 s.");
     assert.equal(errorSummary(specific, T).advice, "Retry.");
+    // Nor the advice the headline carries.
+    const timeout = { error: { kind: "timeout", message: "No first token in 3 s. Timed out." } };
+    assert.equal(errorSummary(timeout, T).detail, "No first token in 3 s.");
     assert.equal(errorSummary({ error: null }, T).title, "The reply failed.");
   });
 
