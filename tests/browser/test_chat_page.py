@@ -37,7 +37,9 @@ _WATCH_CSP = """() => {
 def stored_messages(page: Page) -> list[dict]:
     """The conversation's messages as the JSON API has them (the page's session)."""
     conversation_id = conversation_path(page).strip("/").split("/")[-1]
-    response = page.request.get(f"{page.url.split('/c/')[0]}/api/conversations/{conversation_id}/")
+    response = page.request.get(
+        f"{page.url.split('/c/')[0]}/api/conversations/{conversation_id}/"
+    )
     assert response.ok
     return response.json()["messages"]
 
@@ -133,7 +135,9 @@ def test_a_first_token_timeout_says_what_happened_once(signed_in_page: Page) -> 
 
 
 MATH_QUESTION = r"Euler: $e^{i\pi}+1=0$ and $$\int_0^1 x\,dx = \tfrac12$$"
-HOSTILE_QUESTION = r"$\href{javascript:alert(1)}{x}$ $\url{javascript:1}$ $\htmlClass{evil}{y}$"
+HOSTILE_QUESTION = (
+    r"$\href{javascript:alert(1)}{x}$ $\url{javascript:1}$ $\htmlClass{evil}{y}$"
+)
 HOSTILE_FORMULAS = [
     r"\href{javascript:window.__xss=1}{click}",
     r"\url{javascript:window.__xss=2}",
@@ -177,9 +181,12 @@ def test_math_renders_and_a_hostile_formula_stays_inert(
             const { renderMarkdown } = await import("/static/common/markdown.js");
             const box = document.createElement("div");
             box.className = "body";
-            box.append(renderMarkdown(formulas.map((tex) => `$${tex}$`).join("\\n\\n")));
+            const text = formulas.map((tex) => `$${tex}$`).join("\\n\\n");
+            box.append(renderMarkdown(text));
             document.body.append(box);
-            box.querySelectorAll("a, [data-testid=math]").forEach((node) => node.click());
+            for (const node of box.querySelectorAll("a, [data-testid=math]")) {
+                node.click();
+            }
             return {
                 formulas: box.querySelectorAll("[data-testid=math]").length,
                 links: box.querySelectorAll("a, [href]").length,
@@ -205,7 +212,9 @@ def test_the_settings_panel_leaves_the_messages_visible_on_a_desktop(
     expect(reply).to_have_attribute("data-status", "complete")
 
     panel = open_settings(page)
-    expect(page.get_by_test_id("settings-toggle")).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_test_id("settings-toggle")).to_have_attribute(
+        "aria-expanded", "true"
+    )
     # The model card: the API, the context size and what the model supports.
     card = panel.get_by_test_id("model-card")
     expect(card).to_contain_text("chat/completions")
@@ -237,7 +246,9 @@ def test_the_settings_open_as_a_sheet_on_a_phone(phone_page: Page) -> None:
     expect(page.get_by_test_id("composer")).to_be_in_viewport()
 
 
-def test_an_empty_chat_welcomes_with_suggestions_that_send(signed_in_page: Page) -> None:
+def test_an_empty_chat_welcomes_with_suggestions_that_send(
+    signed_in_page: Page,
+) -> None:
     page = signed_in_page
     welcome = page.get_by_test_id("welcome")
     expect(welcome).to_be_visible()
@@ -249,13 +260,17 @@ def test_an_empty_chat_welcomes_with_suggestions_that_send(signed_in_page: Page)
     expect(welcome).to_have_count(0)
     expect(last_reply(page)).to_have_attribute("data-status", "complete")
     # The tab's title follows the conversation.
-    expect(page).to_have_title(re.compile(rf"^{re.escape(text[:20])}.* · MiniMax Chat$"))
+    expect(page).to_have_title(
+        re.compile(rf"^{re.escape(text[:20])}.* · MiniMax Chat$")
+    )
 
 
 def test_the_welcome_speaks_the_readers_language(
     browser: Browser, chat_server: SiteServer
 ) -> None:
-    context = browser.new_context(locale="zh-CN", extra_http_headers={"Accept-Language": "zh-Hans"})
+    context = browser.new_context(
+        locale="zh-CN", extra_http_headers={"Accept-Language": "zh-Hans"}
+    )
     page = sign_in(context.new_page(), chat_server)
     page.goto(f"{chat_server.url}/")
     expect(page.get_by_test_id("welcome")).to_contain_text("有什么可以帮你")
@@ -273,7 +288,9 @@ def test_theme_switch_and_shortcut_list(signed_in_page: Page) -> None:
     assert dark != light
     page.reload()
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
-    expect(page.get_by_role("button", name="Dark theme")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Dark theme")).to_have_attribute(
+        "aria-pressed", "true"
+    )
     page.get_by_role("button", name="Theme of the system").click()
     expect(page.locator("html")).not_to_have_attribute("data-theme", "dark")
 
@@ -291,3 +308,50 @@ def test_theme_switch_and_shortcut_list(signed_in_page: Page) -> None:
     page.keyboard.type("?")
     expect(shortcuts).to_be_hidden()
     expect(page.get_by_test_id("composer")).to_have_value("?")
+
+
+def test_long_code_lines_and_wide_tables_scroll_inside_the_message(
+    signed_in_page: Page,
+) -> None:
+    page = signed_in_page
+    send(page, "Short question.")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete")
+    # A reply with a very long code line, a wide table and a task list, rendered
+    # into the reply's body by the page's renderer.
+    sizes = page.evaluate(
+        """async () => {
+            const { renderMarkdown } = await import("/static/common/markdown.js");
+            const long = "x".repeat(600);
+            const cells = Array.from({ length: 40 }, (_, i) => `column ${i}`);
+            const row = "| " + cells.join(" | ") + " |\\n";
+            const rule = "|" + cells.map(() => "---").join("|") + "|\\n";
+            const text = "```\\n" + long + "\\n```\\n\\n" + row + rule + row
+                + "\\n- [x] done\\n- [ ] to do";
+            const replies = document.querySelectorAll('[data-role="assistant"] .body');
+            const body = replies[replies.length - 1];
+            const added = document.createElement("div");
+            added.append(renderMarkdown(text));
+            body.append(added);
+            const pre = added.querySelector("pre");
+            const wrap = added.querySelector(".table-wrap");
+            const page = document.scrollingElement;
+            const list = document.getElementById("messages");
+            return {
+                pageOverflow: page.scrollWidth - page.clientWidth,
+                codeScrolls: pre.scrollWidth > pre.clientWidth,
+                tableScrolls: wrap.scrollWidth > wrap.clientWidth,
+                bodyWithinList: body.getBoundingClientRect().right
+                    <= list.getBoundingClientRect().right + 1,
+                tasks: [...added.querySelectorAll(".task-box")]
+                    .map((b) => b.dataset.done),
+            };
+        }"""
+    )
+    assert sizes == {
+        "pageOverflow": 0,
+        "codeScrolls": True,
+        "tableScrolls": True,
+        "bodyWithinList": True,
+        "tasks": ["true", "false"],
+    }
