@@ -7,7 +7,7 @@ PORT ?= 8000
 # `make run` is for a local machine: debug on unless you say otherwise.
 export DJANGO_DEBUG ?= 1
 
-.PHONY: run test venv install migrate lint format browser-deps services bench simulator clean
+.PHONY: run test venv install migrate lint format browser-deps services bench simulator screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ simulator: install
 bench: install
 	$(BIN)/python -m bench
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m bench.speech_bench
+
+# The README's pictures, taken from a live server (the built-in simulator) with chromium.
+screenshots: install browser-deps
+	$(BIN)/python scripts/screenshots
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.views import setup_first
 from conversations import frames
-from conversations.minimax.catalog import DEFAULT_MODEL, MODELS, Dialect
+from conversations.minimax.catalog import DEFAULT_MODEL, MODELS, Dialect, ModelSpec
 from conversations.models import Conversation
 from conversations.views.strings import page_strings
 
@@ -70,11 +70,40 @@ def dialect_group_label(dialect: Dialect) -> str:
     return labels[dialect]
 
 
+def context_label(tokens: int) -> str:
+    """Return a context size the way model cards write it: "200K", "1M"."""
+    if tokens >= 1_000_000:
+        return f"{tokens / 1_000_000:.0f}M"
+    return f"{round(tokens / 1024)}K"
+
+
+def model_features(spec: ModelSpec) -> list[str]:
+    """Return what the model supports beyond plain chat, in the reader's language."""
+    features = []
+    if spec.reasoning:
+        features.append(_("reasoning"))
+    if spec.supports_json_schema:
+        features.append(_("JSON schema"))
+    if spec.supports_tools:
+        features.append(_("tools"))
+    return features
+
+
+def option_label(spec: ModelSpec) -> str:
+    """The picker's line for a model: its name, context size and features."""
+    context = _("%(size)s context") % {"size": context_label(spec.context_tokens)}
+    return " · ".join([spec.label, context, *model_features(spec)])
+
+
 def model_groups() -> list[dict[str, Any]]:
     """Return the models grouped by the API they speak by default, for the picker."""
     groups = []
     for dialect in (Dialect.CHAT, Dialect.V2, Dialect.PRO):
-        models = [s for s in MODELS.values() if s.default_dialect == dialect]
+        models = [
+            {"id": s.id, "option_label": option_label(s)}
+            for s in MODELS.values()
+            if s.default_dialect == dialect
+        ]
         if models:
             groups.append({"label": dialect_group_label(dialect), "models": models})
     return groups
@@ -95,6 +124,10 @@ def catalog_for_page() -> list[dict[str, Any]]:
             "default_top_p": spec.default_top_p,
             "reasoning": spec.reasoning,
             "supports_json_schema": spec.supports_json_schema,
+            "supports_tools": spec.supports_tools,
+            "context_tokens": spec.context_tokens,
+            "context_label": context_label(spec.context_tokens),
+            "features": model_features(spec),
         }
         for spec in MODELS.values()
     ]

@@ -18,6 +18,7 @@
 import MarkdownIt from "../vendor/markdown-it/markdown-it.esm.min.js";
 import DOMPurify from "../vendor/dompurify/purify.es.js";
 import hljs from "../vendor/highlightjs/highlight.min.js";
+import { mathPlugin } from "./math.js";
 
 function highlight(code, lang) {
   if (lang && hljs.getLanguage(lang)) {
@@ -31,6 +32,8 @@ export function highlightJSON(text) {
 }
 
 const markdown = new MarkdownIt({ html: false, linkify: true, highlight });
+// Formulas (KaTeX, as MathML), task lists, tables that scroll: see math.js.
+markdown.use(mathPlugin);
 
 // The CSP refuses style attributes (even in the HTML DOMPurify parses), and markdown-it
 // aligns table cells with style="text-align:…": make that a class (chat.css) instead.
@@ -98,7 +101,8 @@ export function parseBlocks(source, env = {}) {
 // --- the DOM side (browser only) -----------------------------------------------
 
 const PURIFY_OPTIONS = {
-  USE_PROFILES: { html: true },
+  // MathML: the formulas math.js renders (KaTeX's MathML output).
+  USE_PROFILES: { html: true, mathMl: true },
   // Images would let a reply load any URL (and leak the conversation into it).
   FORBID_TAGS: ["img", "style", "form", "input", "button", "textarea", "select"],
   // Never a style attribute (the CSP refuses them; see alignment_classes above).

@@ -26,8 +26,10 @@ export function refreshControls(app) {
   ui.stop.hidden = !streaming;
   const lastKey = store.lastAssistantKey();
   for (const [key, view] of app.views) {
-    const button = view.el.querySelector("button.regenerate");
-    if (button) button.hidden = key !== lastKey || Boolean(streaming) || !app.socket?.open;
+    const button = view.parts.tools?.regenerate;
+    const status = store.get(key)?.status;
+    const finished = status !== "streaming" && status !== "error";
+    if (button) button.hidden = key !== lastKey || !finished || Boolean(streaming) || !app.socket?.open;
   }
 }
 
@@ -43,7 +45,7 @@ export function failPendingSend(app) {
   app.refreshControls();
 }
 
-async function submitMessage(app) {
+export async function submitMessage(app) {
   const { ui } = app;
   const content = ui.composer.value.trim();
   if (!content || !canSend(app)) return;
@@ -64,7 +66,7 @@ async function submitMessage(app) {
 async function createConversation(app) {
   const values = app.settings.read();
   if (!values) {
-    app.ui.settings.open = true;
+    app.settings.open(false);
     return false;
   }
   app.creating = true;
@@ -100,5 +102,9 @@ export function setUpComposer(app) {
     }
   });
   ui.composer.addEventListener("input", () => app.refreshControls());
-  ui.stop.addEventListener("click", () => app.sendFrame({ type: "reply.stop" }));
+  ui.stop.addEventListener("click", () => stopReply(app));
+}
+
+export function stopReply(app) {
+  if (app.store.streamingReply()) app.sendFrame({ type: "reply.stop" });
 }

@@ -4,9 +4,10 @@
 import { apiFetch } from "../common/api.js";
 import { pageData } from "../common/dom.js";
 import { loadStrings } from "../common/i18n.js";
-import { failPendingSend, refreshControls, setUpComposer } from "./composer.js";
+import { failPendingSend, refreshControls, setUpComposer, submitMessage } from "./composer.js";
 import { createMessageView, renderMessage } from "./render.js";
 import { SettingsPanel } from "./settings.js";
+import { setUpShortcuts } from "./shortcuts.js";
 import { nameSidebarItem, setUpSidebarToggle } from "./sidebar.js";
 import { ChatSocket, socketURL } from "./socket.js";
 import { MessageStore } from "./store.js";
@@ -21,12 +22,11 @@ const ui = {
   stop: $("stop"),
   model: $("model-select"),
   dialectNote: $("dialect-note"),
-  settings: $("settings"),
   settingsForm: $("settings-form"),
   settingsStatus: $("settings-status"),
   connection: $("connection"),
   notice: $("notice"),
-  emptyChat: $("empty-chat"),
+  welcome: $("welcome"),
 };
 
 const T = loadStrings();
@@ -70,9 +70,15 @@ const app = {
 
 const renderContext = {
   T,
-  speakLabel: ui.list.dataset.speakLabel || "Speak",
+  lang: document.documentElement.lang || undefined,
   jsonMode: () => Boolean(app.conversation?.json_schema),
 };
+
+// The tab's title follows the conversation's.
+function showTitle() {
+  const title = app.conversation?.title;
+  document.title = title ? `${title} · ${T.site_name}` : T.site_name;
+}
 
 // --- rendering: at most once per animation frame --------------------------------
 
@@ -104,7 +110,7 @@ function viewFor(key) {
     view = createMessageView(renderContext);
     app.views.set(key, view);
     ui.list.append(view.el);
-    ui.emptyChat?.remove();
+    ui.welcome?.remove();
   }
   return view;
 }
@@ -133,7 +139,10 @@ function apply(effects) {
   for (const key of effects.changed) scheduleRender(key);
   for (const key of effects.removed) app.removeMessage(key);
   if (effects.resync) app.sendFrame({ type: "reply.resync" });
-  if (effects.userStored) nameSidebarItem(app.conversation, effects.userStored.content);
+  if (effects.userStored) {
+    nameSidebarItem(app.conversation, effects.userStored.content);
+    showTitle();
+  }
   if (effects.replyStarted) app.pendingSend = null;
   if (effects.error) onFrameError(effects.error);
 }
@@ -190,19 +199,47 @@ async function copyText(text) {
   }
 }
 
+// A button's icon and label say "Copied" for a moment.
+function flashCopied(button, label) {
+  const glyph = button.querySelector(".icon");
+  glyph?.classList.replace("icon-copy", "icon-check");
+  button.setAttribute("aria-label", T.copied);
+  button.classList.add("copied");
+  setTimeout(() => {
+    glyph?.classList.replace("icon-check", "icon-copy");
+    button.setAttribute("aria-label", label);
+    button.classList.remove("copied");
+  }, 1500);
+}
+
+function messageDataOf(button) {
+  const item = button.closest('[data-testid="message"]');
+  for (const view of app.views.values()) if (view.el === item) return view.data;
+  return null;
+}
+
 ui.list.addEventListener("click", async (event) => {
   const button = event.target.closest("button");
   if (!button) return;
   if (button.dataset.action === "regenerate") {
     app.showNotice("");
     app.sendFrame({ type: "reply.regenerate" });
+  } else if (button.dataset.action === "copy-message") {
+    // The message as its author wrote it: Markdown, not the rendered text.
+    const data = messageDataOf(button);
+    if (data && (await copyText(data.content))) flashCopied(button, T.copy_message);
   } else if (button.classList.contains("copy-code")) {
     const code = button.parentElement.querySelector("code");
-    if (await copyText(code ? code.textContent : "")) {
-      button.textContent = T.copied;
-      setTimeout(() => (button.textContent = T.copy), 1500);
-    }
+    if (await copyText(code ? code.textContent : "")) flashCopied(button, T.copy);
   }
+});
+
+// A suggestion on the welcome view is sent as it reads.
+ui.welcome?.addEventListener("click", (event) => {
+  const button = event.target.closest("button.suggestion");
+  if (!button) return;
+  ui.composer.value = button.dataset.prompt;
+  submitMessage(app);
 });
 
 // No inline handlers (the CSP forbids them): the language menu submits from here.
@@ -213,6 +250,7 @@ function start() {
   app.settings.setUp();
   setUpComposer(app);
   setUpSidebarToggle();
+  setUpShortcuts(app);
   for (const data of pageData("messages-data") || []) app.addMessage(data);
   if (app.conversation) {
     app.settings.fill(app.conversation);

@@ -1,9 +1,12 @@
-// One message's DOM: header (sender, badges, the speak link), reasoning, body, notes.
+// One message's DOM: header (sender, badges), reasoning, the "thinking" wait, body,
+// notes, and the toolbar (copy, regenerate, speak, time; a slot kept for the edit
+// button and version pager of branching, which the data model cannot hold yet).
 // renderMessage() is called at most once per animation frame per message (main.js
 // batches); the body's markdown is incremental (MarkdownView, common/markdown.js).
 // The helpers that only compute text are exported for tests/js/.
 import { el } from "../common/dom.js";
 import { format } from "../common/i18n.js";
+import { icon } from "../common/icons.js";
 import { MarkdownView, highlightJSON } from "../common/markdown.js";
 
 const BADGE_STATUSES = ["stopped", "interrupted", "sending"];
@@ -19,17 +22,22 @@ export function speakHref(messageId) {
   return `/speech/?message=${encodeURIComponent(messageId)}`;
 }
 
+// Usage as the dialect reports it: the pro API reports a total only, so a count
+// that is missing is left out rather than shown as a dash.
+export function usageText(usage, T) {
+  if (!usage) return "";
+  const { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total } = usage;
+  if (prompt != null && completion != null) {
+    return format(T.usage, { prompt, completion, total: total ?? prompt + completion });
+  }
+  if (total != null) return format(T.usage_total, { total });
+  return "";
+}
+
 export function statsLine(data, T) {
   const parts = [];
-  if (data.usage) {
-    parts.push(
-      format(T.usage, {
-        prompt: data.usage.prompt_tokens ?? "–",
-        completion: data.usage.completion_tokens ?? "–",
-        total: data.usage.total_tokens ?? "–",
-      }),
-    );
-  }
+  const usage = usageText(data.usage, T);
+  if (usage) parts.push(usage);
   if (data.first_token_ms != null) parts.push(format(T.first_token, { ms: data.first_token_ms }));
   if (data.duration_ms != null) {
     parts.push(format(T.duration, { seconds: (data.duration_ms / 1000).toFixed(1) }));
@@ -37,16 +45,58 @@ export function statsLine(data, T) {
   return parts.join(" · ");
 }
 
-// What the error block says: {kind, title, detail (or null), advice}.
+// The message's time, short ("14:05", or with the date when not today) and in full
+// (the tooltip). null for a message not stored yet.
+export function timeLabel(iso, lang, now = new Date()) {
+  if (!iso) return null;
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return null;
+  const sameDay = when.toDateString() === now.toDateString();
+  const short = new Intl.DateTimeFormat(lang, {
+    ...(sameDay ? {} : { month: "short", day: "numeric" }),
+    hour: "2-digit",
+    minute: "2-digit",
+  }).format(when);
+  const full = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "medium" }).format(when);
+  return { short, full };
+}
+
+// Waiting for the first token: a reply that streams and has shown nothing yet.
+export function isThinking(data) {
+  return data.status === "streaming" && !data.content && !data.reasoning;
+}
+
+// The stored message starts with its kind's headline (in the language of the process
+// that ran the reply): what follows it, MiniMax's own words and code, is the detail.
+function errorDetail(message, kind, T) {
+  if (!message) return null;
+  let rest = message;
+  for (const headline of [T.error_titles?.[kind], T.error_titles_en?.[kind]]) {
+    if (headline && rest.startsWith(headline)) {
+      rest = rest.slice(headline.length);
+      break;
+    }
+  }
+  rest = rest.trim().replace(/^\((.*)\)(\s*\[.*\])?$/, "$1$2").trim();
+  // A sentence the headline or the advice already says ("Retry in a moment.") goes.
+  const said = [T.error_titles?.[kind], T.error_titles_en?.[kind], T.advice?.[kind]].filter(Boolean);
+  const sentences = rest.split(/(?<=[.!?。！？])\s+/);
+  rest = sentences.filter((sentence) => !said.some((text) => text.includes(sentence))).join(" ");
+  return rest || null;
+}
+
+// What the error block says: {kind, title (what happened), detail (or null), advice
+// (what to do)}: each once. The headline texts of error_titles say both, so the title
+// is the shorter "what happened" (error_what) when the page has one.
 export function errorSummary(data, T) {
   const error = data.error || { kind: "upstream_error", message: T.error_fallback };
-  const title = T.error_titles?.[error.kind] || error.message || T.error_fallback;
-  // The stored message names a field or a timeout: worth showing when it says more.
-  const saysMore = error.message && error.message !== T.error_titles_en?.[error.kind];
+  const title =
+    T.error_what?.[error.kind] || T.error_titles?.[error.kind] || error.message || T.error_fallback;
+  const detail = errorDetail(error.message, error.kind, T);
   return {
     kind: error.kind,
     title,
-    detail: saysMore ? error.message : null,
+    detail: detail && detail !== title ? detail : null,
     advice: T.advice?.[error.kind] || T.advice?.upstream_error || "",
   };
 }
@@ -67,21 +117,23 @@ export function noteLines(data, T) {
 
 // --- the DOM -------------------------------------------------------------------
 
-// ctx: {T, jsonMode(): bool, speakLabel}
+// ctx: {T, jsonMode(): bool, lang}
 export function createMessageView(ctx) {
   const sender = el("span", { class: "sender" });
   const badges = el("span", { class: "badges" });
   const header = el("header", { class: "message-header" }, sender, badges);
   const body = el("div", { class: "body" });
   const notes = el("div", { class: "notes" });
-  const root = el("li", { class: "message", "data-testid": "message" }, header, body, notes);
+  const actions = el("div", { class: "message-actions", role: "toolbar", "aria-label": ctx.T.message_actions });
+  const root = el("li", { class: "message", "data-testid": "message" }, header, body, notes, actions);
   return {
     el: root,
-    parts: { sender, badges, header, body, notes, speak: null },
+    parts: { sender, badges, header, body, notes, actions, tools: null, thinking: null },
     markdown: new MarkdownView(body, (fragment) => decorateCodeBlocks(fragment, ctx.T)),
     bodyMode: null, // "text", "json" or "markdown": what the body shows now
     reasoning: null, // {details, text node}
     wasStreaming: false,
+    data: null, // the message as last rendered (the copy button copies its content)
   };
 }
 
@@ -89,6 +141,7 @@ export function renderMessage(view, data, ctx) {
   const { T } = ctx;
   const { el: root, parts } = view;
   const isUser = data.role === "user";
+  view.data = data;
   root.dataset.role = data.role;
   root.dataset.status = data.status;
   // Screen readers wait for the whole reply instead of reading every frame.
@@ -96,10 +149,11 @@ export function renderMessage(view, data, ctx) {
   if (data.id) root.dataset.id = data.id;
   parts.sender.textContent = isUser ? T.you : data.sender_name || T.assistant;
   renderBadge(parts.badges, data, T);
-  if (!isUser) renderSpeak(parts, data, ctx);
   if (!isUser) renderReasoning(view, data, T);
+  if (!isUser) renderThinking(view, data, T);
   renderBody(view, data, ctx);
   renderNotes(parts.notes, data, T);
+  renderToolbar(view, data, ctx);
 }
 
 function renderBadge(box, data, T) {
@@ -107,15 +161,50 @@ function renderBadge(box, data, T) {
   box.replaceChildren(...(badge ? [el("span", { class: badge.className }, badge.text)] : []));
 }
 
-// The reply, read aloud on the speech page: offered once there is a whole reply.
-function renderSpeak(parts, data, ctx) {
-  if (!parts.speak) {
-    parts.speak = el("a", { class: "speak", "data-testid": "speak" }, ctx.speakLabel);
-    parts.header.append(parts.speak);
+function iconButton(name, label, { class: extra = "", ...attrs } = {}) {
+  return el(
+    "button",
+    { type: "button", class: `icon-button ${extra}`.trim(), "aria-label": label, title: label, ...attrs },
+    icon(name),
+  );
+}
+
+// The toolbar under a message, built once: copy (Markdown), regenerate and speak (a
+// reply), the slot for edit and versions, the time. Its buttons are shown when usable.
+function renderToolbar(view, data, ctx) {
+  const { T } = ctx;
+  const { parts } = view;
+  if (!parts.tools) {
+    const isUser = data.role === "user";
+    const copy = iconButton("copy", T.copy_message, { "data-testid": "copy-message", dataset: { action: "copy-message" } });
+    const regenerate = isUser
+      ? null
+      : iconButton("refresh-cw", T.regenerate, { class: "regenerate", dataset: { action: "regenerate" } });
+    // The reply, read aloud on the speech page.
+    const speak = isUser
+      ? null
+      : el("a", { class: "icon-button speak", "data-testid": "speak", "aria-label": T.speak, title: T.speak }, icon("volume-2"));
+    // Branching (edit a message into a new branch, "‹ 2 / 3 ›") will fill this.
+    const versions = el("span", { class: "versions", dataset: { slot: "versions" } });
+    const time = el("time", { class: "message-time" });
+    parts.actions.append(...[copy, regenerate, speak, versions, time].filter(Boolean));
+    parts.tools = { copy, regenerate, speak, time };
   }
-  const shown = Boolean(data.id && data.content && data.status !== "streaming");
-  parts.speak.hidden = !shown;
-  if (shown) parts.speak.href = speakHref(data.id);
+  const { copy, speak, time } = parts.tools;
+  const finished = data.status !== "streaming" && data.status !== "sending";
+  copy.hidden = !data.content || !finished;
+  if (speak) {
+    const shown = Boolean(data.id && data.content && finished);
+    speak.hidden = !shown;
+    if (shown) speak.href = speakHref(data.id);
+  }
+  const label = timeLabel(data.created_at, ctx.lang);
+  time.hidden = !label;
+  if (label && time.dateTime !== data.created_at) {
+    time.dateTime = data.created_at;
+    time.textContent = label.short;
+    time.title = label.full;
+  }
 }
 
 function renderReasoning(view, data, T) {
@@ -149,6 +238,47 @@ function renderReasoning(view, data, T) {
   else node.data = data.reasoning;
 }
 
+// While the first token is awaited: "Thinking… 3 s", counted from when the page first
+// saw the reply (the server's clock may differ from this one).
+const thinkingViews = new Map(); // view -> T
+let thinkingTimer = null;
+
+function thinkingText(view, T) {
+  const seconds = Math.floor((Date.now() - view.thinkingSince) / 1000);
+  return format(T.thinking, { seconds });
+}
+
+function tickThinking() {
+  for (const [view, T] of thinkingViews) view.parts.thinking.lastChild.data = thinkingText(view, T);
+  if (!thinkingViews.size) {
+    clearInterval(thinkingTimer);
+    thinkingTimer = null;
+  }
+}
+
+function renderThinking(view, data, T) {
+  const { parts } = view;
+  if (!isThinking(data)) {
+    if (parts.thinking) {
+      parts.thinking.remove();
+      parts.thinking = null;
+      thinkingViews.delete(view);
+    }
+    return;
+  }
+  if (parts.thinking) return;
+  view.thinkingSince ??= Date.now();
+  parts.thinking = el(
+    "p",
+    { class: "thinking", "data-testid": "thinking", role: "status" },
+    el("span", { class: "thinking-dots", "aria-hidden": "true" }, el("span"), el("span"), el("span")),
+    thinkingText(view, T),
+  );
+  parts.body.before(parts.thinking);
+  thinkingViews.set(view, T);
+  thinkingTimer ??= setInterval(tickThinking, 1000);
+}
+
 function renderBody(view, data, ctx) {
   const body = view.parts.body;
   const mode = data.role === "user" ? "text" : ctx.jsonMode() && data.content ? "json" : "markdown";
@@ -177,15 +307,6 @@ function renderNotes(notes, data, T) {
   for (const [className, text] of noteLines(data, T)) {
     notes.append(el("p", { class: className }, text));
   }
-  if (data.status !== "streaming" && data.status !== "error") {
-    notes.append(
-      el(
-        "button",
-        { type: "button", class: "regenerate small", dataset: { action: "regenerate" } },
-        T.regenerate,
-      ),
-    );
-  }
 }
 
 function errorBlock(data, T) {
@@ -196,7 +317,12 @@ function errorBlock(data, T) {
     el("p", { class: "error-message" }, summary.title),
     summary.detail && el("p", { class: "error-detail" }, summary.detail),
     el("p", { class: "error-advice" }, summary.advice),
-    el("button", { type: "button", class: "retry small", dataset: { action: "regenerate" } }, T.retry),
+    el(
+      "button",
+      { type: "button", class: "retry small", dataset: { action: "regenerate" } },
+      icon("refresh-cw"),
+      T.retry,
+    ),
   );
 }
 
@@ -220,5 +346,5 @@ function decorateCodeBlocks(fragment, T) {
 function decorateCodeBlock(pre, T) {
   pre.querySelector("code")?.classList.add("hljs");
   pre.classList.add("code-block");
-  pre.prepend(el("button", { type: "button", class: "copy-code small" }, T.copy));
+  pre.prepend(iconButton("copy", T.copy, { class: "copy-code" }));
 }

@@ -1,6 +1,9 @@
 // The settings panel: model, API dialect, prompt, sampling, JSON schema; pin and
 // archive. checkSettings() is the same check the server makes, without the DOM.
+// The panel is a column beside the messages on a wide screen and a full-screen sheet
+// on a phone (chat.css); opening it never hides the messages on a desktop.
 import { apiFetch } from "../common/api.js";
+import { el } from "../common/dom.js";
 import { format } from "../common/i18n.js";
 
 const FIELDS = [
@@ -49,13 +52,73 @@ export function checkSettings(raw, spec, T) {
   return { values, errors };
 }
 
+// The model card's rows, [term, description], for a model spoken to in `dialect`.
+export function modelFacts(spec, dialect, T) {
+  const features = spec.features?.length ? spec.features.join(", ") : T.model_supports_none;
+  return [
+    [T.model_api, spec.dialect_labels[dialect] || dialect],
+    [T.model_context, format(T.model_context_value, { size: spec.context_label })],
+    [T.model_output, format(T.model_context_value, { size: spec.max_output_tokens })],
+    [T.model_supports, features],
+  ];
+}
+
 // --- the DOM -------------------------------------------------------------------
+
+const PANEL_KEY = "settings-panel-open";
+const narrow = () => window.matchMedia("(max-width: 760px)").matches;
 
 export class SettingsPanel {
   // app: {T, models, conversation, ui, onSchemaChange()}
   constructor(app) {
     this.app = app;
     this.form = app.ui.settingsForm;
+    this.panel = document.getElementById("settings-panel");
+    this.toggle = document.getElementById("settings-toggle");
+  }
+
+  get isOpen() {
+    return !this.panel.hidden;
+  }
+
+  // remember: a desktop keeps the panel open across pages when it was left open.
+  open(focus = true) {
+    this.panel.hidden = false;
+    this.toggle.setAttribute("aria-expanded", "true");
+    document.body.classList.add("settings-open");
+    if (!narrow()) this.remember(true);
+    if (focus) this.panel.querySelector("select, input, textarea, button")?.focus();
+  }
+
+  close() {
+    this.panel.hidden = true;
+    this.toggle.setAttribute("aria-expanded", "false");
+    document.body.classList.remove("settings-open");
+    if (!narrow()) this.remember(false);
+  }
+
+  remember(open) {
+    try {
+      localStorage.setItem(PANEL_KEY, open ? "1" : "");
+    } catch {
+      // Not remembered: the panel starts closed next time.
+    }
+  }
+
+  wasOpen() {
+    try {
+      return localStorage.getItem(PANEL_KEY) === "1";
+    } catch {
+      return false;
+    }
+  }
+
+  showModelCard(spec, dialect) {
+    const rows = modelFacts(spec, dialect, this.app.T).flatMap(([term, text]) => [
+      el("dt", {}, term),
+      el("dd", {}, text),
+    ]);
+    document.getElementById("model-card").replaceChildren(...rows);
   }
 
   field(name) {
@@ -96,6 +159,7 @@ export class SettingsPanel {
       ? T.bot_setting
       : T.system_prompt;
     ui.dialectNote.textContent = this.currentSpec().dialect_labels[dialect] || "";
+    this.showModelCard(this.currentSpec(), dialect);
   }
 
   fill(values) {
@@ -129,7 +193,7 @@ export class SettingsPanel {
       const input = this.field(box.dataset.errorFor);
       if (input?.setAttribute) input.setAttribute("aria-invalid", String(messagesFor.length > 0));
     }
-    if (Object.keys(errors).some((name) => name !== "model")) this.app.ui.settings.open = true;
+    if (Object.keys(errors).some((name) => name !== "model")) this.open(false);
   }
 
   // PATCH the conversation; its fresh state, or null when refused (errors shown).
@@ -178,13 +242,22 @@ export class SettingsPanel {
     pin.addEventListener("click", async () => {
       const fresh = await this.patch({ pinned: !app.conversation.pinned });
       if (!fresh) return;
-      pin.textContent = fresh.pinned ? app.T.unpin : app.T.pin;
+      const label = fresh.pinned ? app.T.unpin : app.T.pin;
+      pin.setAttribute("aria-label", label);
+      pin.title = label;
+      pin.querySelector(".icon").className = `icon ${fresh.pinned ? "icon-pin-off" : "icon-pin"}`;
       pin.setAttribute("aria-pressed", String(fresh.pinned));
     });
     // An archived conversation leaves the list; the page goes back to a new chat.
     document.getElementById("archive").addEventListener("click", async () => {
       if (await this.patch({ archived: true })) location.assign("/");
     });
+    this.toggle.addEventListener("click", () => (this.isOpen ? this.close() : this.open()));
+    document.getElementById("settings-close").addEventListener("click", () => {
+      this.close();
+      this.toggle.focus();
+    });
+    if (this.wasOpen() && !narrow()) this.open(false);
     this.form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const values = this.read();

@@ -48,11 +48,22 @@ def visible_text(message: Locator) -> str:
     return message.evaluate(
         """(element) => {
             const copy = element.cloneNode(true);
-            copy.querySelectorAll('[data-testid="reasoning"], button, script')
-                .forEach((node) => node.remove());
+            copy.querySelectorAll(
+                '[data-testid="reasoning"], [data-testid="thinking"], button, script,'
+                + ' .message-actions'
+            ).forEach((node) => node.remove());
             return copy.textContent.replace(/\\s+/g, ' ').trim();
         }"""
     )
+
+
+def open_settings(page: Page) -> Locator:
+    """Open the conversation settings panel; return it."""
+    panel = page.get_by_test_id("settings-panel")
+    if not panel.is_visible():
+        page.get_by_test_id("settings-toggle").click()
+    expect(panel).to_be_visible()
+    return panel
 
 
 def wait_for_some_text(message: Locator, characters: int = 20) -> str:

@@ -15,6 +15,7 @@ from tests.browser.chat import (
     last_question,
     last_reply,
     messages,
+    open_settings,
     send,
     streaming_lengths,
     visible_text,
@@ -232,7 +233,7 @@ def test_a_json_schema_reply_shows_as_formatted_json_that_matches(
 ) -> None:
     page = signed_in_page
     page.get_by_test_id("model").select_option("MiniMax-Text-01")
-    page.locator("summary", has_text="Settings").click()
+    open_settings(page)
     page.locator("#id_json_schema").fill(SENTIMENT_SCHEMA)
     send(page, "Classify: I love this product")
 

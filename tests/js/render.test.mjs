@@ -9,9 +9,12 @@ import {
   errorSummary,
   noteLines,
   speakHref,
+  isThinking,
   statsLine,
+  timeLabel,
+  usageText,
 } from "../../static/conversations/render.js";
-import { checkSettings } from "../../static/conversations/settings.js";
+import { checkSettings, modelFacts } from "../../static/conversations/settings.js";
 import { nextWait, socketURL } from "../../static/conversations/socket.js";
 import { titleFrom } from "../../static/conversations/sidebar.js";
 
@@ -20,6 +23,14 @@ const T = {
   interrupted: "Interrupted",
   sending: "Sending…",
   usage: "Tokens: {prompt} prompt · {completion} completion · {total} total",
+  usage_total: "Tokens: {total} total",
+  error_what: { rate_limit: "Rate limited.", timeout: "Timed out." },
+  model_api: "API",
+  model_context: "Context",
+  model_context_value: "{size} tokens",
+  model_output: "Longest reply",
+  model_supports: "Supports",
+  model_supports_none: "plain chat",
   first_token: "First token after {ms} ms",
   duration: "Total {seconds} s",
   length: "Cut short.",
@@ -72,18 +83,68 @@ describe("message text", () => {
     assert.equal(badgeFor("streaming", T), null);
   });
 
-  test("an error says its kind's title, the stored detail when it says more, and advice", () => {
+  test("an error says what happened, the stored detail, and what to do: each once", () => {
     const generic = { error: { kind: "rate_limit", message: "Too many requests." } };
+    const withDetail = {
+      error: { kind: "rate_limit", message: "Too many requests. (rpm exceeded) [MiniMax 1002]" },
+    };
     const specific = { error: { kind: "timeout", message: "No first token in 90 s." } };
     assert.deepEqual(errorSummary(generic, T), {
       kind: "rate_limit",
-      title: "Too many requests.",
+      title: "Rate limited.",
       detail: null,
       advice: "Wait, then retry.",
     });
+    // The headline is not repeated in the detail: only what MiniMax added.
+    assert.equal(errorSummary(withDetail, T).detail, "rpm exceeded [MiniMax 1002]");
     assert.equal(errorSummary(specific, T).detail, "No first token in 90 s.");
     assert.equal(errorSummary(specific, T).advice, "Retry.");
+    // Nor the advice the headline carries.
+    const timeout = { error: { kind: "timeout", message: "No first token in 3 s. Timed out." } };
+    assert.equal(errorSummary(timeout, T).detail, "No first token in 3 s.");
     assert.equal(errorSummary({ error: null }, T).title, "The reply failed.");
+  });
+
+  test("usage shows what the dialect reports, never a dash", () => {
+    assert.equal(
+      usageText({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 }, T),
+      "Tokens: 3 prompt · 4 completion · 7 total",
+    );
+    // The pro API reports a total only.
+    assert.equal(usageText({ prompt_tokens: null, completion_tokens: null, total_tokens: 9 }, T), "Tokens: 9 total");
+    assert.equal(usageText(null, T), "");
+    assert.doesNotMatch(statsLine({ usage: { total_tokens: 9 }, duration_ms: 1000 }, T), /–/);
+  });
+
+  test("a message's time: the clock today, the date before, the full date to hover", () => {
+    const now = new Date("2026-03-04T15:00:00Z");
+    const today = timeLabel("2026-03-04T09:05:00Z", "en-GB", now);
+    assert.match(today.short, /^\d\d:05$/);
+    assert.match(today.full, /2026/);
+    assert.match(timeLabel("2026-01-02T09:05:00Z", "en-GB", now).short, /Jan/);
+    assert.equal(timeLabel(null, "en"), null);
+  });
+
+  test("thinking: a streaming reply with nothing to show yet", () => {
+    assert.equal(isThinking({ status: "streaming", content: "", reasoning: "" }), true);
+    assert.equal(isThinking({ status: "streaming", content: "", reasoning: "Hm" }), false);
+    assert.equal(isThinking({ status: "streaming", content: "A", reasoning: "" }), false);
+    assert.equal(isThinking({ status: "error", content: "", reasoning: "" }), false);
+  });
+
+  test("the model card: API, context, longest reply, features", () => {
+    const spec = {
+      dialect_labels: { pro: "chatcompletion_pro" },
+      context_label: "240K",
+      max_output_tokens: 2048,
+      features: [],
+    };
+    assert.deepEqual(modelFacts(spec, "pro", T), [
+      ["API", "chatcompletion_pro"],
+      ["Context", "240K tokens"],
+      ["Longest reply", "2048 tokens"],
+      ["Supports", "plain chat"],
+    ]);
   });
 
   test("the speak link names the message", () => {
