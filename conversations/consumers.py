@@ -14,6 +14,7 @@ must not end the reply.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +30,11 @@ from conversations.replies import runner
 # have been rendered while the reply still streamed.
 RECENTLY_ENDED = timedelta(minutes=1)
 MAX_CLIENT_ID_LENGTH = 64
+# A frame longer than this is refused unread: the longest message is 32000
+# characters, and escaping can make its JSON up to six times longer.
+MAX_FRAME_LENGTH = 6 * services.MAX_CONTENT_LENGTH + 4096
+
+logger = logging.getLogger(__name__)
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
@@ -59,11 +65,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        try:
-            content = json.loads(text_data) if text_data else None
-        except ValueError:
-            content = None
-        if not isinstance(content, dict):
+        content = parse_frame(text_data)
+        if content is None:
             await self.send_error("bad_frame", "Frames are JSON objects with a type.")
             return
         await self.receive_json(content)
@@ -75,14 +78,24 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             "reply.regenerate": self.regenerate,
             "reply.resync": self.resync,
         }
-        handler = handlers.get(content.get("type"))
+        frame_type = content.get("type")
+        handler = handlers.get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
             await self.send_error("bad_frame", "Unknown frame type.")
             return
         try:
             await handler(content)
         except services.ReplyRefused as refused:
-            await self.send_error(refused.code, REFUSALS[refused.code])
+            await self.send_error(refused.code, refused.message())
+        except Exception:
+            # Whatever went wrong (a bug, the channel layer or the database away), the
+            # page gets an answer and keeps its socket; the traceback goes to the log.
+            logger.exception(
+                "Frame %r failed in conversation %s", frame_type, self.conversation_id
+            )
+            await self.send_error(
+                "unavailable", "That did not work just now. Try again in a moment."
+            )
 
     async def send_message(self, frame: dict[str, Any]) -> None:
         content = frame.get("content")
@@ -134,8 +147,19 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         return True
 
 
-REFUSALS = {
-    "busy": "A reply is still being written. Stop it or wait for it to finish.",
-    "nothing_to_regenerate": "There is no message to answer again.",
-    "bad_frame": "That frame was not understood.",
-}
+def parse_frame(text: str | None) -> dict[str, Any] | None:
+    """Return the frame as a dict, or None if it is not a JSON object we can store.
+
+    Refused: not JSON, not an object, nested past Python's recursion limit, or
+    holding a lone surrogate ("\\ud800" is valid JSON but no valid UTF-8, so no
+    database and no page could take it back).
+    """
+    if not text or len(text) > MAX_FRAME_LENGTH:
+        return None
+    try:
+        content = json.loads(text)
+        # Re-encoding finds lone surrogates anywhere in the frame.
+        json.dumps(content, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError, UnicodeEncodeError):
+        return None
+    return content if isinstance(content, dict) else None

@@ -30,14 +30,21 @@ class ReplyRefused(Exception):
     """The frame cannot be acted on now; `code` is the websocket error code."""
 
     code = "bad_frame"
+    text = "That frame was not understood."
+
+    def message(self) -> str:
+        """Return what the page shows (the error frame's message)."""
+        return self.text
 
 
 class Busy(ReplyRefused):
     code = "busy"
+    text = "A reply is still being written. Stop it or wait for it to finish."
 
 
 class NothingToRegenerate(ReplyRefused):
     code = "nothing_to_regenerate"
+    text = "There is no message to answer again."
 
 
 # --- Checks and writes (database thread) -----------------------------------------
