@@ -116,6 +116,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost, so it sees the views' exceptions first: bad input -> 400.
+    "conversations.middleware.BadInputMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
