@@ -217,6 +217,12 @@ MINIMAX_MAX_RETRIES = int(os.environ.get("MINIMAX_MAX_RETRIES", "2"))
 # Seconds between simulated chunks in offline mode; tests set 0.
 MINIMAX_SIMULATOR_CHUNK_DELAY = env_float("MINIMAX_SIMULATOR_CHUNK_DELAY", 0.03)
 
+# --- Limits --------------------------------------------------------------------
+# A reply longer (text + reasoning, in characters) or longer-running than this is
+# cut short: finish_reason "length", with an explanation the page shows.
+CHAT_REPLY_MAX_CHARS = int(os.environ.get("CHAT_REPLY_MAX_CHARS") or 400_000)
+CHAT_REPLY_MAX_SECONDS = env_float("CHAT_REPLY_MAX_SECONDS", 900.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

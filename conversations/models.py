@@ -240,6 +240,9 @@ class Message(models.Model):
     json_valid = models.BooleanField(_("JSON valid"), null=True, blank=True)
     # Tool calls the model made, OpenAI-shaped: [{"id", "type", "function": {...}}].
     tool_calls = models.JSONField(_("tool calls"), null=True, blank=True)
+    # How many of the oldest turns were left out of the request for this reply, to
+    # fit the model's context window (Conversation.chat_request); 0: none.
+    context_trimmed = models.PositiveIntegerField(_("turns left out"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     # Last save while streaming (about once a second, at least every few seconds);
     # recover_replies treats a streaming reply with an old checkpoint as dead.

@@ -70,7 +70,14 @@ def page_strings() -> dict[str, Any]:
             "protocol": _("The answer was garbled on the way. Retry."),
             "upstream_error": _("Retry in a moment."),
             "interrupted": _("The server restarted while answering. Retry."),
+            "reply_limit": _(
+                "The reply reached this site's size or time limit and was cut short."
+            ),
         },
+        "context_trimmed": _(
+            "{count} older turns were left out so the conversation fits the "
+            "model's context window."
+        ),
         "error_fallback": _("The reply failed."),
         # A failed reply stores the message in the language of the process that ran
         # it; the page heads the error with its kind's text in the reader's language
