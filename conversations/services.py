@@ -59,10 +59,13 @@ def check_idle_conversation(conversation_id: int) -> Conversation:
     return conversation
 
 
-def create_reply_message(conversation: Conversation) -> Message:
+def create_reply_message(
+    conversation: Conversation, context_trimmed: int = 0
+) -> Message:
     now = timezone.now()
     return Message.objects.create(
         conversation=conversation,
+        context_trimmed=context_trimmed,
         role=Message.Role.ASSISTANT,
         sender_name=conversation.reply_sender_name(),
         status=Message.Status.STREAMING,
@@ -89,8 +92,8 @@ def do_store_user_message(
         if not conversation.title:
             conversation.title = conversation.title_from(content)
         conversation.save(update_fields=["title", "updated_at"])
-        request = conversation.chat_request()
-        reply = create_reply_message(conversation)
+        request, left_out = conversation.chat_request_in_window()
+        reply = create_reply_message(conversation, left_out)
     return user_message, reply, request, conversation.json_schema
 
 
@@ -108,8 +111,8 @@ def do_prepare_regenerate(
         if last is None or last.role != Message.Role.USER:
             raise NothingToRegenerate
         conversation.save(update_fields=["updated_at"])
-        request = conversation.chat_request()
-        reply = create_reply_message(conversation)
+        request, left_out = conversation.chat_request_in_window()
+        reply = create_reply_message(conversation, left_out)
     return reply, request, conversation.json_schema
 
 
