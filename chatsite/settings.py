@@ -8,6 +8,7 @@ environment.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -102,6 +103,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "accounts",
     "conversations",
 ]
@@ -118,6 +120,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Innermost, so it sees the views' exceptions first: bad input -> 400.
     "conversations.middleware.BadInputMiddleware",
+    # Last: turns a locked-out sign-in into django-axes' 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -164,8 +168,19 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
+    # Shared by every process: the rate limits count in it (conversations.limits).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "chat",
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One process (the in-memory channel layer cannot span more): a per-process
+    # cache holds the rate limits' counts.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}
@@ -175,6 +190,11 @@ AUTH_PASSWORD_VALIDATORS = [
         "CommonPasswordValidator",
         "NumericPasswordValidator",
     )
+]
+# django-axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -222,6 +242,30 @@ MINIMAX_SIMULATOR_CHUNK_DELAY = env_float("MINIMAX_SIMULATOR_CHUNK_DELAY", 0.03)
 # cut short: finish_reason "length", with an explanation the page shows.
 CHAT_REPLY_MAX_CHARS = int(os.environ.get("CHAT_REPLY_MAX_CHARS") or 400_000)
 CHAT_REPLY_MAX_SECONDS = env_float("CHAT_REPLY_MAX_SECONDS", 900.0)
+
+# Per-user limits (conversations/limits.py); 0 turns one off.
+CHAT_LIMIT_CONCURRENT_REPLIES = int(
+    os.environ.get("CHAT_LIMIT_CONCURRENT_REPLIES") or 3
+)
+CHAT_LIMIT_MESSAGES_PER_MINUTE = int(
+    os.environ.get("CHAT_LIMIT_MESSAGES_PER_MINUTE") or 20
+)
+CHAT_LIMIT_CONVERSATIONS_PER_HOUR = int(
+    os.environ.get("CHAT_LIMIT_CONVERSATIONS_PER_HOUR") or 60
+)
+CHAT_LIMIT_SPEECH_CHARS_PER_DAY = int(
+    os.environ.get("CHAT_LIMIT_SPEECH_CHARS_PER_DAY") or 100_000
+)
+# Failed sign-ins (django-axes): after this many for one username from one address,
+# that pair is locked out for CHAT_LIMIT_LOGIN_LOCKOUT_MINUTES (429).
+CHAT_LIMIT_LOGIN_FAILURES = int(os.environ.get("CHAT_LIMIT_LOGIN_FAILURES") or 5)
+AXES_FAILURE_LIMIT = CHAT_LIMIT_LOGIN_FAILURES
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_float("CHAT_LIMIT_LOGIN_LOCKOUT_MINUTES", 15.0)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLED = AXES_FAILURE_LIMIT > 0
 
 LOGGING = {
     "version": 1,

@@ -21,7 +21,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from conversations import frames, services
+from conversations import frames, limits, services
 from conversations.models import Conversation
 from conversations.relay import group_name
 from conversations.replies import runner
@@ -87,6 +87,12 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await handler(content)
         except services.ReplyRefused as refused:
             await self.send_error(refused.code, refused.message())
+        except limits.RateLimited as refused:
+            await self.send_json(
+                frames.error(
+                    refused.code, refused.message(), retry_after=refused.retry_after
+                )
+            )
         except Exception:
             # Whatever went wrong (a bug, the channel layer or the database away), the
             # page gets an answer and keeps its socket; the traceback goes to the log.

@@ -222,6 +222,12 @@ def message_deleted(message_id: int) -> Frame:
     return {"type": "message.deleted", "message_id": message_id}
 
 
-def error(code: str, message: str) -> Frame:
-    """A frame from the page was refused; the socket stays open."""
-    return {"type": "error", "code": code, "message": message}
+def error(code: str, message: str, *, retry_after: int | None = None) -> Frame:
+    """A frame from the page was refused; the socket stays open.
+
+    `retry_after` (seconds) comes with code rate_limited.
+    """
+    frame: Frame = {"type": "error", "code": code, "message": message}
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
+    return frame

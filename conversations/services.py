@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from conversations import frames
+from conversations import frames, limits
 from conversations.models import Conversation, Message
 from conversations.relay import Outbox, run_write
 from conversations.replies import runner
@@ -51,11 +51,16 @@ class NothingToRegenerate(ReplyRefused):
 
 
 def check_idle_conversation(conversation_id: int) -> Conversation:
-    """Return the conversation, locked, or raise Busy if a reply is streaming."""
+    """Return the conversation, locked, or raise Busy if a reply is streaming.
+
+    Also raises limits.RateLimited when its owner may not start another reply now.
+    """
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     runner.recover_stale_replies(conversation_id)
     if conversation.messages.streaming().exists():
         raise Busy
+    limits.check_concurrent_replies(conversation.owner_id)
+    limits.check_message_rate(conversation.owner_id)
     return conversation
 
 

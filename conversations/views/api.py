@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from conversations import frames
+from conversations import frames, limits
 from conversations.forms import ConversationSettingsForm
 from conversations.models import Conversation
 from conversations.payloads import type_errors
@@ -68,6 +68,10 @@ def api_conversations(request: HttpRequest) -> HttpResponse:
     form = ConversationSettingsForm(payload, instance=Conversation(owner=request.user))
     if not form.is_valid():
         return form_errors(form)
+    try:
+        limits.check_conversation_rate(request.user.pk)
+    except limits.RateLimited as refused:
+        return limits.too_many_requests(refused)
     conversation = form.save()
     return JsonResponse(frames.conversation_json(conversation), status=201)
 

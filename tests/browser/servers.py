@@ -43,6 +43,11 @@ def site_env(db_path: Path, **overrides: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="tests.settings",
         DATABASE_URL=f"sqlite:///{db_path}",
         PYTHONUNBUFFERED="1",
+        # The browser tests share a few users across many quick conversations; the
+        # per-user limits have tests of their own (tests/test_ratelimit.py).
+        CHAT_LIMIT_MESSAGES_PER_MINUTE="10000",
+        CHAT_LIMIT_CONVERSATIONS_PER_HOUR="10000",
+        CHAT_LIMIT_CONCURRENT_REPLIES="100",
     )
     env.update(overrides)
     return env
