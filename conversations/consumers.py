@@ -13,8 +13,10 @@ must not end the reply.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +36,10 @@ MAX_CLIENT_ID_LENGTH = 64
 # characters, and escaping can make its JSON up to six times longer.
 MAX_FRAME_LENGTH = 6 * services.MAX_CONTENT_LENGTH + 4096
 
+# While the channel layer is away, try it again after this long, doubling up to max.
+LAYER_RETRY_FIRST = 0.5
+LAYER_RETRY_MAX = 5.0
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,19 +56,73 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             # conversation looks the same as someone else's.
             await self.close()
             return
-        await self.accept()
         self.group_name = group_name(self.conversation_id)
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
-        # Joined first, then asked: text from before the snapshot arrives in it, text
-        # after it in deltas; the page skips the overlap by offset.
-        await runner.request_snapshot(
-            self.conversation_id, self.channel_name, ended_within=RECENTLY_ENDED
-        )
+        if not await self.join(ended_within=RECENTLY_ENDED):
+            # The channel layer is away: the page retries, with backoff.
+            await self.close()
+            return
+        await self.accept()
+
+    async def join(self, ended_within: timedelta | None) -> bool:
+        """Join the conversation's group and ask for a snapshot; False if the
+        channel layer is unavailable."""
+        try:
+            await self.channel_layer.group_add(self.group_name, self.channel_name)
+            # Joined first, then asked: text from before the snapshot arrives in
+            # it, text after it in deltas; the page skips the overlap by offset.
+            await runner.request_snapshot(
+                self.conversation_id, self.channel_name, ended_within=ended_within
+            )
+        except Exception:
+            logger.warning(
+                "Conversation %s: channel layer unavailable",
+                self.conversation_id,
+                exc_info=True,
+            )
+            return False
+        return True
 
     async def disconnect(self, code: int) -> None:
         # Leaves the reply running: it is saved whether or not anyone watches.
         if self.group_name:
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+            with suppress(Exception):
+                await self.channel_layer.group_discard(
+                    self.group_name, self.channel_name
+                )
+
+    # The channel layer's side of the socket. Channels' own loop ends the consumer
+    # (close 1011) when a receive raises, as it does while Redis restarts; this one
+    # waits for the layer to come back, joins the group again (a restarted Redis
+    # has forgotten it) and sends the page a snapshot of what it missed.
+
+    @property
+    def channel_receive(self):
+        return self.receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, receive) -> None:
+        self._layer_receive = receive
+
+    async def receive_from_layer(self) -> dict[str, Any]:
+        while True:
+            try:
+                return await self._layer_receive()
+            except Exception:
+                logger.warning(
+                    "Conversation %s: channel layer receive failed",
+                    self.conversation_id,
+                    exc_info=True,
+                )
+                await self.rejoin()
+
+    async def rejoin(self) -> None:
+        delay = LAYER_RETRY_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            # Whatever ended while the layer was away: the page's last reply.
+            if await self.join(ended_within=None):
+                return
+            delay = min(delay * 2, LAYER_RETRY_MAX)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         content = parse_frame(text_data)

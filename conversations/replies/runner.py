@@ -271,10 +271,22 @@ class Reply:
         self._stream_task: asyncio.Task[None] | None = None
 
     async def subscribe(self) -> None:
+        """Listen on the control group (stop, sync); a layer that is away is logged:
+        the reply runs anyway and joins once the layer is back (_listen)."""
         self.channel = await self.layer.new_channel()
-        await self.layer.group_add(
-            control_group_name(self.conversation_id), self.channel
-        )
+        await self._join_control_group()
+
+    async def _join_control_group(self) -> bool:
+        try:
+            await self.layer.group_add(
+                control_group_name(self.conversation_id), self.channel
+            )
+        except Exception:
+            logger.warning(
+                "Reply %s: channel layer unavailable", self.message.pk, exc_info=True
+            )
+            return False
+        return True
 
     async def run(self) -> None:
         """Stream the reply to its end, stop or error; then save and announce it."""
@@ -385,11 +397,15 @@ class Reply:
                 event = await self.layer.receive(self.channel)
             except Exception:
                 # A blip in the channel layer (Redis) must not leave the reply
-                # deaf to stop for the rest of its life.
+                # deaf to stop for the rest of its life; a restarted Redis has
+                # forgotten the group, so the reply joins it again.
                 logger.warning(
                     "Reply %s: receive failed", self.message.pk, exc_info=True
                 )
+                if self._closing:
+                    return
                 await asyncio.sleep(0.5)
+                await self._join_control_group()
                 continue
             if event.get("type") == "reply.stop":
                 # Only a stream still running is stopped: one that already had its
