@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -264,6 +265,13 @@ AXES_COOLOFF_TIME = timedelta(
     minutes=env_float("CHAT_LIMIT_LOGIN_LOCKOUT_MINUTES", 15.0)
 )
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_MESSAGE = format_lazy(
+    _(
+        "Too many failed sign-ins for this account from here. Try again in "
+        "{minutes} minutes."
+    ),
+    minutes=f"{AXES_COOLOFF_TIME.total_seconds() / 60:g}",
+)
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = AXES_FAILURE_LIMIT > 0
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from conversations.models import Message
+from conversations.routing import websocket_urlpatterns
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +84,33 @@ def test_another_users_ids_are_a_404(route, owned, other_user):
     # 405 (that method is not served at all) gives nothing away either.
     assert set(answers.values()) <= {404, 405}, answers
     assert 404 in answers.values(), answers
+
+
+WS_ROUTES = [str(pattern.pattern) for pattern in websocket_urlpatterns]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("route", WS_ROUTES)
+async def test_another_users_ids_are_refused_on_every_websocket(
+    route, other_user, channel_layer, async_owned
+):
+    socket = WebsocketCommunicator(
+        URLRouter(websocket_urlpatterns), fill(route, async_owned)
+    )
+    socket.scope["user"] = other_user
+
+    connected, _ = await socket.connect()
+
+    assert connected is False
+    await socket.disconnect()
+
+
+@pytest.fixture
+def async_owned(transactional_db, user, conversation):
+    message = Message.objects.create(
+        conversation=conversation, role="user", content="mine"
+    )
+    return {"conversation_id": conversation.pk, "message_id": message.pk}
 
 
 @pytest.mark.parametrize("route", ALL_ROUTES)
