@@ -109,11 +109,16 @@ def check_concurrent_replies(user_id: int) -> None:
     Database thread: counts the user's streaming replies (call it in the
     transaction that would start another).
     """
+    from django.contrib.auth import get_user_model
+
     from conversations.models import Message
 
     limit = settings.CHAT_LIMIT_CONCURRENT_REPLIES
     if limit <= 0:
         return
+    # The user's row, locked: two replies starting at once in two of their
+    # conversations are counted one after the other.
+    list(get_user_model().objects.select_for_update().filter(pk=user_id).values("pk"))
     streaming = (
         Message.objects.streaming().filter(conversation__owner_id=user_id).count()
     )

@@ -46,16 +46,12 @@ class Page:
             data = frame["message"]
             if data["role"] != "assistant":
                 return
-            if (
-                data.get("partial")
-                and self.message
-                and self.message["id"] == data["id"]
-            ):
-                data = {
-                    **data,
-                    "content": self.message["content"],
-                    "reasoning": self.message["reasoning"],
-                }
+            mine = self.message
+            if data.get("partial") and mine and mine["id"] == data["id"]:
+                # docs/websocket.md, "Frame size": keep the longer text.
+                for field in ("content", "reasoning"):
+                    if len(mine[field]) > len(data[field]):
+                        data = {**data, field: mine[field]}
             self.message = data
         elif frame["type"] == "reply.delta":
             assert self.message["status"] == "streaming"
