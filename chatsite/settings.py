@@ -8,9 +8,11 @@ environment.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -102,6 +104,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "accounts",
     "conversations",
     "review",
@@ -120,6 +123,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost, so it sees the views' exceptions first: bad input -> 400.
+    "conversations.middleware.BadInputMiddleware",
+    # Last: turns a locked-out sign-in into django-axes' 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -185,8 +192,19 @@ if REDIS_URL:
             },
         }
     }
+    # Shared by every process: the rate limits count in it (conversations.limits).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "chat",
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One process (the in-memory channel layer cannot span more): a per-process
+    # cache holds the rate limits' counts.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}
@@ -196,6 +214,11 @@ AUTH_PASSWORD_VALIDATORS = [
         "CommonPasswordValidator",
         "NumericPasswordValidator",
     )
+]
+# django-axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -240,6 +263,45 @@ MINIMAX_IDLE_TIMEOUT = env_float("MINIMAX_IDLE_TIMEOUT", 60.0)
 MINIMAX_MAX_RETRIES = int(os.environ.get("MINIMAX_MAX_RETRIES", "2"))
 # Seconds between simulated chunks in offline mode; tests set 0.
 MINIMAX_SIMULATOR_CHUNK_DELAY = env_float("MINIMAX_SIMULATOR_CHUNK_DELAY", 0.03)
+
+# --- Limits --------------------------------------------------------------------
+# A reply longer (text + reasoning, in characters) or longer-running than this is
+# cut short: finish_reason "length", with an explanation the page shows.
+CHAT_REPLY_MAX_CHARS = int(os.environ.get("CHAT_REPLY_MAX_CHARS") or 400_000)
+CHAT_REPLY_MAX_SECONDS = env_float("CHAT_REPLY_MAX_SECONDS", 900.0)
+
+# Per-user limits (conversations/limits.py); 0 turns one off.
+CHAT_LIMIT_CONCURRENT_REPLIES = int(
+    os.environ.get("CHAT_LIMIT_CONCURRENT_REPLIES") or 3
+)
+CHAT_LIMIT_MESSAGES_PER_MINUTE = int(
+    os.environ.get("CHAT_LIMIT_MESSAGES_PER_MINUTE") or 20
+)
+CHAT_LIMIT_CONVERSATIONS_PER_HOUR = int(
+    os.environ.get("CHAT_LIMIT_CONVERSATIONS_PER_HOUR") or 60
+)
+CHAT_LIMIT_SPEECH_CHARS_PER_DAY = int(
+    os.environ.get("CHAT_LIMIT_SPEECH_CHARS_PER_DAY") or 100_000
+)
+# Failed sign-ins (django-axes): after this many for one username from one address,
+# that pair is locked out for CHAT_LIMIT_LOGIN_LOCKOUT_MINUTES (429).
+CHAT_LIMIT_LOGIN_FAILURES = int(os.environ.get("CHAT_LIMIT_LOGIN_FAILURES") or 5)
+AXES_FAILURE_LIMIT = CHAT_LIMIT_LOGIN_FAILURES
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_float("CHAT_LIMIT_LOGIN_LOCKOUT_MINUTES", 15.0)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_MESSAGE = format_lazy(
+    _(
+        "Too many failed sign-ins for this account from here. Try again in "
+        "{minutes} minutes."
+    ),
+    minutes=f"{AXES_COOLOFF_TIME.total_seconds() / 60:g}",
+)
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLED = AXES_FAILURE_LIMIT > 0
+# One line on stdout at every start otherwise, in every management command.
+AXES_VERBOSE = False
 
 LOGGING = {
     "version": 1,

@@ -13,14 +13,17 @@ must not end the reply.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from conversations import frames, services
+from conversations import frames, limits, services
 from conversations.models import Conversation
 from conversations.relay import group_name
 from conversations.replies import runner
@@ -29,6 +32,15 @@ from conversations.replies import runner
 # have been rendered while the reply still streamed.
 RECENTLY_ENDED = timedelta(minutes=1)
 MAX_CLIENT_ID_LENGTH = 64
+# A frame longer than this is refused unread: the longest message is 32000
+# characters, and escaping can make its JSON up to six times longer.
+MAX_FRAME_LENGTH = 6 * services.MAX_CONTENT_LENGTH + 4096
+
+# While the channel layer is away, try it again after this long, doubling up to max.
+LAYER_RETRY_FIRST = 0.5
+LAYER_RETRY_MAX = 5.0
+
+logger = logging.getLogger(__name__)
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
@@ -44,26 +56,77 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             # conversation looks the same as someone else's.
             await self.close()
             return
-        await self.accept()
         self.group_name = group_name(self.conversation_id)
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
-        # Joined first, then asked: text from before the snapshot arrives in it, text
-        # after it in deltas; the page skips the overlap by offset.
-        await runner.request_snapshot(
-            self.conversation_id, self.channel_name, ended_within=RECENTLY_ENDED
-        )
+        if not await self.join(ended_within=RECENTLY_ENDED):
+            # The channel layer is away: the page retries, with backoff.
+            await self.close()
+            return
+        await self.accept()
+
+    async def join(self, ended_within: timedelta | None) -> bool:
+        """Join the conversation's group and ask for a snapshot; False if the
+        channel layer is unavailable."""
+        try:
+            await self.channel_layer.group_add(self.group_name, self.channel_name)
+            # Joined first, then asked: text from before the snapshot arrives in
+            # it, text after it in deltas; the page skips the overlap by offset.
+            await runner.request_snapshot(
+                self.conversation_id, self.channel_name, ended_within=ended_within
+            )
+        except Exception:
+            logger.warning(
+                "Conversation %s: channel layer unavailable",
+                self.conversation_id,
+                exc_info=True,
+            )
+            return False
+        return True
 
     async def disconnect(self, code: int) -> None:
         # Leaves the reply running: it is saved whether or not anyone watches.
         if self.group_name:
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+            with suppress(Exception):
+                await self.channel_layer.group_discard(
+                    self.group_name, self.channel_name
+                )
+
+    # The channel layer's side of the socket. Channels' own loop ends the consumer
+    # (close 1011) when a receive raises, as it does while Redis restarts; this one
+    # waits for the layer to come back, joins the group again (a restarted Redis
+    # has forgotten it) and sends the page a snapshot of what it missed.
+
+    @property
+    def channel_receive(self):
+        return self.receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, receive) -> None:
+        self._layer_receive = receive
+
+    async def receive_from_layer(self) -> dict[str, Any]:
+        while True:
+            try:
+                return await self._layer_receive()
+            except Exception:
+                logger.warning(
+                    "Conversation %s: channel layer receive failed",
+                    self.conversation_id,
+                    exc_info=True,
+                )
+                await self.rejoin()
+
+    async def rejoin(self) -> None:
+        delay = LAYER_RETRY_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            # Whatever ended while the layer was away: the page's last reply.
+            if await self.join(ended_within=None):
+                return
+            delay = min(delay * 2, LAYER_RETRY_MAX)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        try:
-            content = json.loads(text_data) if text_data else None
-        except ValueError:
-            content = None
-        if not isinstance(content, dict):
+        content = parse_frame(text_data)
+        if content is None:
             await self.send_error("bad_frame", "Frames are JSON objects with a type.")
             return
         await self.receive_json(content)
@@ -75,14 +138,30 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             "reply.regenerate": self.regenerate,
             "reply.resync": self.resync,
         }
-        handler = handlers.get(content.get("type"))
+        frame_type = content.get("type")
+        handler = handlers.get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
             await self.send_error("bad_frame", "Unknown frame type.")
             return
         try:
             await handler(content)
         except services.ReplyRefused as refused:
-            await self.send_error(refused.code, REFUSALS[refused.code])
+            await self.send_error(refused.code, refused.message())
+        except limits.RateLimited as refused:
+            await self.send_json(
+                frames.error(
+                    refused.code, refused.message(), retry_after=refused.retry_after
+                )
+            )
+        except Exception:
+            # Whatever went wrong (a bug, the channel layer or the database away), the
+            # page gets an answer and keeps its socket; the traceback goes to the log.
+            logger.exception(
+                "Frame %r failed in conversation %s", frame_type, self.conversation_id
+            )
+            await self.send_error(
+                "unavailable", "That did not work just now. Try again in a moment."
+            )
 
     async def send_message(self, frame: dict[str, Any]) -> None:
         content = frame.get("content")
@@ -134,8 +213,19 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         return True
 
 
-REFUSALS = {
-    "busy": "A reply is still being written. Stop it or wait for it to finish.",
-    "nothing_to_regenerate": "There is no message to answer again.",
-    "bad_frame": "That frame was not understood.",
-}
+def parse_frame(text: str | None) -> dict[str, Any] | None:
+    """Return the frame as a dict, or None if it is not a JSON object we can store.
+
+    Refused: not JSON, not an object, nested past Python's recursion limit, or
+    holding a lone surrogate ("\\ud800" is valid JSON but no valid UTF-8, so no
+    database and no page could take it back).
+    """
+    if not text or len(text) > MAX_FRAME_LENGTH:
+        return None
+    try:
+        content = json.loads(text)
+        # Re-encoding finds lone surrogates anywhere in the frame.
+        json.dumps(content, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError, UnicodeEncodeError):
+        return None
+    return content if isinstance(content, dict) else None

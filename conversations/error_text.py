@@ -59,6 +59,9 @@ ADVICE: dict[str, Promise] = {
     "protocol": _("The answer was garbled on the way. Retry."),
     "upstream_error": _("Retry in a moment."),
     "interrupted": _("The server restarted while answering. Retry."),
+    "reply_limit": _(
+        "The reply reached this site's size or time limit and was cut short."
+    ),
 }
 
 

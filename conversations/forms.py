@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 from django import forms
 from django.forms.models import model_to_dict
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +21,29 @@ from conversations.minimax.types import DEFAULT_BOT_NAME, DEFAULT_USER_NAME
 from conversations.models import Conversation
 
 SYSTEM_PROMPT_MAX = 32_000
+
+
+def check_schema(schema: dict[str, Any]) -> None:
+    """Raise ValidationError unless `schema` is valid for the draft it names.
+
+    A schema that is not one would make every reply "does not match".
+    """
+    validator = jsonschema.validators.validator_for(
+        schema, default=jsonschema.Draft202012Validator
+    )
+    try:
+        validator.check_schema(schema)
+    except jsonschema.SchemaError as error:
+        path = "/".join(str(part) for part in error.path) or "(top)"
+        raise forms.ValidationError(
+            _("This is not a valid JSON Schema (at %(path)s): %(reason)s"),
+            code="invalid_schema",
+            params={"path": path, "reason": error.message[:200]},
+        ) from error
+    except RecursionError as error:
+        raise forms.ValidationError(
+            _("The JSON schema is nested too deeply."), code="too_deep"
+        ) from error
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -138,6 +162,7 @@ class ConversationSettingsForm(forms.ModelForm):
                 _('The "schema" must be a JSON Schema whose "type" is "object".'),
                 code="bad_schema",
             )
+        check_schema(schema)
         description = value.get("description", "")
         if not isinstance(description, str):
             raise forms.ValidationError(

@@ -8,6 +8,7 @@ Functions here only read the objects they are given: no query, no I/O.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,24 @@ if TYPE_CHECKING:
     from conversations.models import Conversation, Message
 
 Frame = dict[str, Any]
+
+# Bounds on one frame (docs/websocket.md, "Frame size"): a websocket server closes
+# the socket on a frame past its limit (1 MiB), and the page would reconnect into
+# the same frame again. A reply.delta carries at most FRAME_TEXT_CHARS characters of
+# text and as many of reasoning (at most 12 bytes each once JSON-escaped: 768 KiB);
+# a Message frame whose JSON is over MESSAGE_FRAME_BYTES is split (message_frames).
+FRAME_TEXT_CHARS = 32_768
+MESSAGE_FRAME_BYTES = 256 * 1024
+
+
+def utf16_length(text: str) -> int:
+    """Return len() as JavaScript counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def wire_size(frame: Frame) -> int:
+    """Return the bytes the frame takes on the socket (channels' json.dumps)."""
+    return len(json.dumps(frame))
 
 
 # --- JSON shapes -------------------------------------------------------------
@@ -50,6 +69,9 @@ def message_json(message: Message) -> dict[str, Any]:
         "duration_ms": message.duration_ms,
         "json_valid": message.json_valid,
         "created_at": iso_utc(message.created_at),
+        "context_trimmed": message.context_trimmed,
+        # True only in a frame that carries the start of a long text (message_frames).
+        "partial": False,
     }
 
 
@@ -133,6 +155,68 @@ def reply_delta(
     }
 
 
+def reply_deltas(
+    message_id: int,
+    *,
+    text: str,
+    text_offset: int,
+    reasoning: str,
+    reasoning_offset: int,
+) -> list[Frame]:
+    """Return the piece as reply.delta frames of at most FRAME_TEXT_CHARS per field."""
+    deltas = []
+    while True:
+        text_piece, text = text[:FRAME_TEXT_CHARS], text[FRAME_TEXT_CHARS:]
+        reasoning_piece = reasoning[:FRAME_TEXT_CHARS]
+        reasoning = reasoning[FRAME_TEXT_CHARS:]
+        deltas.append(
+            reply_delta(
+                message_id,
+                text=text_piece,
+                text_offset=text_offset,
+                reasoning=reasoning_piece,
+                reasoning_offset=reasoning_offset,
+            )
+        )
+        text_offset += utf16_length(text_piece)
+        reasoning_offset += utf16_length(reasoning_piece)
+        if not text and not reasoning:
+            return deltas
+
+
+def message_frames(frame_type: str, message: Message) -> list[Frame]:
+    """Return reply.snapshot or reply.done for `message`, in bounded frames.
+
+    A message small enough goes whole. A longer one goes as a reply.snapshot of
+    its start (status "streaming", "partial": true), the rest as reply.delta frames
+    by offset; an ended one then gets its final frame (`frame_type`) with the
+    start of its text again and "partial": true, which tells the page to keep the
+    text it has put together.
+    """
+    data = message_json(message)
+    whole = {"type": frame_type, "message": data}
+    if wire_size(whole) <= MESSAGE_FRAME_BYTES:
+        return [whole]
+    content, reasoning = data["content"], data["reasoning"]
+    head = {
+        **data,
+        "content": content[:FRAME_TEXT_CHARS],
+        "reasoning": reasoning[:FRAME_TEXT_CHARS],
+        "partial": True,
+    }
+    rest = reply_deltas(
+        message.pk,
+        text=content[FRAME_TEXT_CHARS:],
+        text_offset=utf16_length(head["content"]),
+        reasoning=reasoning[FRAME_TEXT_CHARS:],
+        reasoning_offset=utf16_length(head["reasoning"]),
+    )
+    opening = {"type": "reply.snapshot", "message": {**head, "status": "streaming"}}
+    if data["status"] == "streaming":
+        return [opening, *rest]
+    return [opening, *rest, {"type": frame_type, "message": head}]
+
+
 def reply_snapshot(message: Message) -> Frame:
     """The latest reply as it is now (the page replaces its copy)."""
     return {"type": "reply.snapshot", "message": message_json(message)}
@@ -148,6 +232,12 @@ def message_deleted(message_id: int) -> Frame:
     return {"type": "message.deleted", "message_id": message_id}
 
 
-def error(code: str, message: str) -> Frame:
-    """A frame from the page was refused; the socket stays open."""
-    return {"type": "error", "code": code, "message": message}
+def error(code: str, message: str, *, retry_after: int | None = None) -> Frame:
+    """A frame from the page was refused; the socket stays open.
+
+    `retry_after` (seconds) comes with code rate_limited.
+    """
+    frame: Frame = {"type": "error", "code": code, "message": message}
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
+    return frame

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
+from conversations.context import fit_history, history_budget
 from conversations.minimax.catalog import Dialect
 from conversations.minimax.prompting import (
     ConversationSettings,
@@ -148,7 +149,14 @@ class Conversation(models.Model):
 
     def chat_request(self, *, stream: bool = True) -> ChatRequest:
         """Return the request for the next reply, in this conversation's dialect."""
-        return build_chat_request(self.prompt_settings(), self.history(), stream=stream)
+        return self.chat_request_in_window(stream=stream)[0]
+
+    def chat_request_in_window(self, *, stream: bool = True) -> tuple[ChatRequest, int]:
+        """Return the request with the history that fits the model's context window,
+        and how many of the oldest turns were left out (context.py)."""
+        settings = self.prompt_settings()
+        turns, left_out = fit_history(self.history(), history_budget(settings))
+        return build_chat_request(settings, turns, stream=stream), left_out
 
     def reply_sender_name(self) -> str:
         """Return the label a new reply of this conversation is stored under."""
@@ -245,6 +253,9 @@ class Message(models.Model):
     json_valid = models.BooleanField(_("JSON valid"), null=True, blank=True)
     # Tool calls the model made, OpenAI-shaped: [{"id", "type", "function": {...}}].
     tool_calls = models.JSONField(_("tool calls"), null=True, blank=True)
+    # How many of the oldest turns were left out of the request for this reply, to
+    # fit the model's context window (Conversation.chat_request); 0: none.
+    context_trimmed = models.PositiveIntegerField(_("turns left out"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     # Last save while streaming (about once a second, at least every few seconds);
     # recover_replies treats a streaming reply with an old checkpoint as dead.

@@ -22,8 +22,10 @@ order they were written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -33,6 +35,12 @@ from conversations.frames import Frame
 
 # The channel-layer message type consumers forward to their socket as-is.
 FRAME_EVENT = "conversation.frame"
+# A frame the channel layer refuses is tried this many times, RETRY_BACKOFF, then
+# twice that apart, before it is dropped.
+SEND_ATTEMPTS = 3
+SEND_RETRY_BACKOFF = 0.1
+
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -49,16 +57,47 @@ def control_group_name(conversation_id: int) -> str:
     return f"conversation-{conversation_id}-reply"
 
 
-async def broadcast(conversation_id: int, frame: Frame) -> None:
-    """Send a frame to every page that has the conversation open."""
-    await get_channel_layer().group_send(
-        group_name(conversation_id), {"type": FRAME_EVENT, "frame": frame}
+async def broadcast(conversation_id: int, frame: Frame) -> bool:
+    """Send a frame to every page that has the conversation open.
+
+    Returns whether it went out. A channel layer that is away (Redis restarting) is
+    tried again briefly, then the frame is dropped and logged: the write it
+    describes is saved, and a page that missed it resyncs when it sees a gap in
+    offsets or when its socket rejoins (consumers.py).
+    """
+    return await _send_quietly(
+        lambda layer: layer.group_send(
+            group_name(conversation_id), {"type": FRAME_EVENT, "frame": frame}
+        ),
+        frame,
     )
 
 
-async def send_frame(channel: str, frame: Frame) -> None:
-    """Send a frame to one page's consumer."""
-    await get_channel_layer().send(channel, {"type": FRAME_EVENT, "frame": frame})
+async def send_frame(channel: str, frame: Frame) -> bool:
+    """Send a frame to one page's consumer (see broadcast for failures)."""
+    return await _send_quietly(
+        lambda layer: layer.send(channel, {"type": FRAME_EVENT, "frame": frame}),
+        frame,
+    )
+
+
+async def _send_quietly(send: Callable[[Any], Awaitable[None]], frame: Frame) -> bool:
+    delay = SEND_RETRY_BACKOFF
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            await send(get_channel_layer())
+            return True
+        except Exception:
+            if attempt == SEND_ATTEMPTS:
+                logger.warning(
+                    "Channel layer unavailable: %s frame dropped",
+                    frame.get("type"),
+                    exc_info=True,
+                )
+                return False
+            await asyncio.sleep(delay)
+            delay *= 2
+    return False
 
 
 class Outbox:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from conversations import frames
+from conversations import frames, limits
 from conversations.models import Conversation, Message
 from conversations.relay import Outbox, run_write
 from conversations.replies import runner
@@ -30,32 +30,47 @@ class ReplyRefused(Exception):
     """The frame cannot be acted on now; `code` is the websocket error code."""
 
     code = "bad_frame"
+    text = "That frame was not understood."
+
+    def message(self) -> str:
+        """Return what the page shows (the error frame's message)."""
+        return self.text
 
 
 class Busy(ReplyRefused):
     code = "busy"
+    text = "A reply is still being written. Stop it or wait for it to finish."
 
 
 class NothingToRegenerate(ReplyRefused):
     code = "nothing_to_regenerate"
+    text = "There is no message to answer again."
 
 
 # --- Checks and writes (database thread) -----------------------------------------
 
 
 def check_idle_conversation(conversation_id: int) -> Conversation:
-    """Return the conversation, locked, or raise Busy if a reply is streaming."""
+    """Return the conversation, locked, or raise Busy if a reply is streaming.
+
+    Also raises limits.RateLimited when its owner may not start another reply now.
+    """
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     runner.recover_stale_replies(conversation_id)
     if conversation.messages.streaming().exists():
         raise Busy
+    limits.check_concurrent_replies(conversation.owner_id)
+    limits.check_message_rate(conversation.owner_id)
     return conversation
 
 
-def create_reply_message(conversation: Conversation) -> Message:
+def create_reply_message(
+    conversation: Conversation, context_trimmed: int = 0
+) -> Message:
     now = timezone.now()
     return Message.objects.create(
         conversation=conversation,
+        context_trimmed=context_trimmed,
         role=Message.Role.ASSISTANT,
         sender_name=conversation.reply_sender_name(),
         status=Message.Status.STREAMING,
@@ -82,8 +97,8 @@ def do_store_user_message(
         if not conversation.title:
             conversation.title = conversation.title_from(content)
         conversation.save(update_fields=["title", "updated_at"])
-        request = conversation.chat_request()
-        reply = create_reply_message(conversation)
+        request, left_out = conversation.chat_request_in_window()
+        reply = create_reply_message(conversation, left_out)
     return user_message, reply, request, conversation.json_schema
 
 
@@ -101,8 +116,8 @@ def do_prepare_regenerate(
         if last is None or last.role != Message.Role.USER:
             raise NothingToRegenerate
         conversation.save(update_fields=["updated_at"])
-        request = conversation.chat_request()
-        reply = create_reply_message(conversation)
+        request, left_out = conversation.chat_request_in_window()
+        reply = create_reply_message(conversation, left_out)
     return reply, request, conversation.json_schema
 
 

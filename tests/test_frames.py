@@ -14,6 +14,8 @@ pytestmark = pytest.mark.django_db
 
 MESSAGE_KEYS = {
     "id",
+    "context_trimmed",
+    "partial",
     "role",
     "sender_name",
     "content",

@@ -613,7 +613,7 @@ async def test_a_message_whose_transaction_fails_is_neither_stored_nor_announced
     def broken_request(self, **kwargs):
         raise RuntimeError("building the request failed")
 
-    monkeypatch.setattr(Conversation, "chat_request", broken_request)
+    monkeypatch.setattr(Conversation, "chat_request_in_window", broken_request)
 
     with pytest.raises(RuntimeError):
         await services.send_message(conversation.pk, "Hello", "c-1")

@@ -138,7 +138,8 @@ async def request_snapshot(
         return
     ended_at = message.finished_at or message.created_at
     if ended_within is None or ended_at >= timezone.now() - ended_within:
-        await send_frame(reply_channel, frames.reply_snapshot(message))
+        for frame in frames.message_frames("reply.snapshot", message):
+            await send_frame(reply_channel, frame)
 
 
 def last_reply(conversation_id: int) -> Message | None:
@@ -202,7 +203,8 @@ def write_outcome(
             Message.objects.filter(pk=flag_prompt_id).update(
                 input_sensitive=True, input_sensitive_type=message.input_sensitive_type
             )
-        outbox.post_on_commit(message.conversation_id, frames.reply_done(message))
+        for frame in frames.message_frames("reply.done", message):
+            outbox.post_on_commit(message.conversation_id, frame)
         transaction.on_commit(lambda: announce_finished(message))
     return True
 
@@ -258,7 +260,8 @@ class Reply:
         self.conversation_id = message.conversation_id
         self.request = request
         self.prompt_id = prompt_id
-        self.state = ReplyState(json_schema)
+        self.state = ReplyState(json_schema, max_chars=settings.CHAT_REPLY_MAX_CHARS)
+        self.max_seconds = settings.CHAT_REPLY_MAX_SECONDS
         self.layer = get_channel_layer()
         self.channel = ""
         # The row was deleted under the reply: nothing to save, nobody to tell.
@@ -268,10 +271,22 @@ class Reply:
         self._stream_task: asyncio.Task[None] | None = None
 
     async def subscribe(self) -> None:
+        """Listen on the control group (stop, sync); a layer that is away is logged:
+        the reply runs anyway and joins once the layer is back (_listen)."""
         self.channel = await self.layer.new_channel()
-        await self.layer.group_add(
-            control_group_name(self.conversation_id), self.channel
-        )
+        await self._join_control_group()
+
+    async def _join_control_group(self) -> bool:
+        try:
+            await self.layer.group_add(
+                control_group_name(self.conversation_id), self.channel
+            )
+        except Exception:
+            logger.warning(
+                "Reply %s: channel layer unavailable", self.message.pk, exc_info=True
+            )
+            return False
+        return True
 
     async def run(self) -> None:
         """Stream the reply to its end, stop or error; then save and announce it."""
@@ -300,11 +315,21 @@ class Reply:
         await self._end(helpers)
 
     async def _stream(self) -> None:
+        """Apply MiniMax's events until the stream ends or a site cap is reached."""
         client = upstream.get_minimax_client()
-        async with aclosing(client.stream(self.request)) as events:
-            async for event in events:
-                if self.state.apply(event):
-                    self._unsent.set()
+        deadline = asyncio.timeout(self.max_seconds)
+        try:
+            async with deadline, aclosing(client.stream(self.request)) as events:
+                async for event in events:
+                    if self.state.apply(event):
+                        self._unsent.set()
+                    if self.state.limit is not None:
+                        # Leaving the loop closes the upstream response.
+                        return
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            self.state.cut_short("seconds", self.max_seconds)
 
     def _cancel_stream(self) -> bool:
         """Cancel the stream if it is still running; return whether it was."""
@@ -327,14 +352,14 @@ class Reply:
         delta = self.state.take_delta()
         if delta is None:
             return
-        frame = frames.reply_delta(
+        for frame in frames.reply_deltas(
             self.message.pk,
             text=delta.text,
             text_offset=delta.text_offset,
             reasoning=delta.reasoning,
             reasoning_offset=delta.reasoning_offset,
-        )
-        await broadcast(self.conversation_id, frame)
+        ):
+            await broadcast(self.conversation_id, frame)
 
     async def _save_checkpoints(self) -> None:
         last_saved = time.monotonic()
@@ -375,11 +400,15 @@ class Reply:
                 event = await self.layer.receive(self.channel)
             except Exception:
                 # A blip in the channel layer (Redis) must not leave the reply
-                # deaf to stop for the rest of its life.
+                # deaf to stop for the rest of its life; a restarted Redis has
+                # forgotten the group, so the reply joins it again.
                 logger.warning(
                     "Reply %s: receive failed", self.message.pk, exc_info=True
                 )
+                if self._closing:
+                    return
                 await asyncio.sleep(0.5)
+                await self._join_control_group()
                 continue
             if event.get("type") == "reply.stop":
                 # Only a stream still running is stopped: one that already had its
@@ -394,11 +423,11 @@ class Reply:
     async def _send_snapshot(self, reply_channel: str | None) -> None:
         self.message.content = self.state.text
         self.message.reasoning = self.state.reasoning
-        frame = frames.reply_snapshot(self.message)
-        if reply_channel:
-            await send_frame(reply_channel, frame)
-        else:
-            await broadcast(self.conversation_id, frame)
+        for frame in frames.message_frames("reply.snapshot", self.message):
+            if reply_channel:
+                await send_frame(reply_channel, frame)
+            else:
+                await broadcast(self.conversation_id, frame)
 
     # The end.
 

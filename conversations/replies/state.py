@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from conversations.frames import utf16_length
 from conversations.minimax.errors import MiniMaxError, ProtocolError
 from conversations.minimax.events import (
     ChatEvent,
@@ -36,11 +37,6 @@ from conversations.minimax.tool_calls import ToolCallAssembler
 from conversations.models import Message
 
 Status = Message.Status
-
-
-def utf16_length(text: str) -> int:
-    """Return len() as JavaScript counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +57,15 @@ class ReplyState:
         json_schema: dict[str, Any] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        max_chars: int | None = None,
     ) -> None:
         self.json_schema = json_schema
+        # The site's cap on text + reasoning (CHAT_REPLY_MAX_CHARS); None: no cap.
+        self.max_chars = max_chars
+        self._chars = 0
+        # Why the site cut the reply short ("chars" or "seconds"), if it did.
+        self.limit: str | None = None
+        self.limit_value: float | None = None
         self.status: Status = Status.STREAMING
         self.usage: Usage | None = None
         self.sensitivity: Sensitivity | None = None
@@ -123,7 +126,7 @@ class ReplyState:
                 self.usage = event
             case Sensitivity():
                 self.sensitivity = event
-            case Finish():
+            case Finish() if self.limit is None:
                 self.finish = event
             case StreamError(error=error):
                 self.fail(error)
@@ -132,6 +135,12 @@ class ReplyState:
     def _add_text(self, text: str, whole: list[str], unsent: list[str]) -> None:
         if self.first_token_ms is None:
             self.first_token_ms = self.elapsed_ms()
+        if self.max_chars is not None:
+            room = self.max_chars - self._chars
+            if len(text) >= room:
+                text = text[: max(room, 0)]
+                self.cut_short("chars", self.max_chars)
+            self._chars += len(text)
         whole.append(text)
         unsent.append(text)
         self._changed = True
@@ -199,6 +208,17 @@ class ReplyState:
         if self.streaming:
             self.status = Status.STOPPED
 
+    def cut_short(self, limit: str, value: float) -> None:
+        """The reply reached the site's cap on size ("chars") or time ("seconds").
+
+        It ends complete, like a reply MiniMax cut at max_tokens: finish_reason
+        "length", and an explanation (error kind "reply_limit") the page can show.
+        """
+        if self.streaming:
+            self.limit, self.limit_value = limit, value
+            self.finish = Finish("length", response_id=None)
+            self.status = Status.COMPLETE
+
     def interrupt(self) -> None:
         """The server is shutting down."""
         if self.streaming:
@@ -234,6 +254,17 @@ class ReplyState:
         fields.update(self._sensitivity_fields())
         return fields
 
+    def limit_message(self) -> str:
+        if self.limit == "chars":
+            return (
+                f"The reply reached this site's limit of {self.limit_value:g} "
+                "characters and was cut short."
+            )
+        return (
+            f"The reply reached this site's limit of {self.limit_value:g} "
+            "seconds and was cut short."
+        )
+
     def json_valid(self) -> bool | None:
         """Return whether a complete reply matches the conversation's JSON schema."""
         if not self.json_schema or self.status != Status.COMPLETE:
@@ -241,6 +272,12 @@ class ReplyState:
         return reply_matches_schema(self.text, self.json_schema)
 
     def _error_fields(self) -> dict[str, Any]:
+        if self.limit is not None:
+            return {
+                "error_kind": "reply_limit",
+                "error_code": None,
+                "error_message": self.limit_message(),
+            }
         if self.error is None:
             return {}
         return {

@@ -10,19 +10,15 @@ import json
 from functools import wraps
 from typing import Any
 
-from django.http import (
-    HttpRequest,
-    HttpResponse,
-    HttpResponseBadRequest,
-    JsonResponse,
-)
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from conversations import frames
+from conversations import frames, limits
 from conversations.forms import ConversationSettingsForm
 from conversations.models import Conversation
+from conversations.payloads import type_errors
 
 
 def api_login_required(view):
@@ -38,11 +34,23 @@ def api_login_required(view):
 
 
 def read_json(request: HttpRequest) -> dict[str, Any] | None:
+    """Return the body's JSON object; None if it is not one (or nests too deep)."""
     try:
         payload = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return payload if isinstance(payload, dict) else None
+
+
+def read_settings(request: HttpRequest) -> dict[str, Any] | HttpResponse:
+    """Return the body's settings, or the 400 that says what is wrong with them."""
+    payload = read_json(request)
+    if payload is None:
+        return JsonResponse({"error": _("Send a JSON object.")}, status=400)
+    errors = type_errors(payload)
+    if errors:
+        return JsonResponse({"errors": errors}, status=400)
+    return payload
 
 
 def form_errors(form) -> JsonResponse:
@@ -54,12 +62,16 @@ def form_errors(form) -> JsonResponse:
 @require_http_methods(["POST"])
 def api_conversations(request: HttpRequest) -> HttpResponse:
     """Create a conversation from a model and its settings."""
-    payload = read_json(request)
-    if payload is None:
-        return HttpResponseBadRequest(_("Send a JSON object."))
+    payload = read_settings(request)
+    if isinstance(payload, HttpResponse):
+        return payload
     form = ConversationSettingsForm(payload, instance=Conversation(owner=request.user))
     if not form.is_valid():
         return form_errors(form)
+    try:
+        limits.check_conversation_rate(request.user.pk)
+    except limits.RateLimited as refused:
+        return limits.too_many_requests(refused)
     conversation = form.save()
     return JsonResponse(frames.conversation_json(conversation), status=201)
 
@@ -78,9 +90,9 @@ def api_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse
             for m in conversation.messages.order_by("created_at", "id")
         ]
         return JsonResponse(data)
-    payload = read_json(request)
-    if payload is None:
-        return HttpResponseBadRequest(_("Send a JSON object."))
+    payload = read_settings(request)
+    if isinstance(payload, HttpResponse):
+        return payload
     form = ConversationSettingsForm.for_update(conversation, payload)
     if not form.is_valid():
         return form_errors(form)

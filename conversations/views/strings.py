@@ -77,6 +77,10 @@ def page_strings() -> dict[str, Any]:
             "timeout": _("MiniMax stopped responding."),
             "protocol": _("MiniMax sent a malformed response."),
         },
+        "context_trimmed": _(
+            "{count} older turns were left out so the conversation fits the "
+            "model's context window."
+        ),
         "error_fallback": _("The reply failed."),
         # A failed reply stores the message in the language of the process that ran
         # it; the page heads the error with its kind's text in the reader's language

@@ -27,6 +27,7 @@ from tests.browser.servers import (
     start_daphne,
     start_redis,
     start_simulator,
+    stop_all,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -48,6 +49,15 @@ DEFAULT_TIMEOUT_MS = 10_000
 
 # Every process started in this session, so a failing test can show their logs.
 _processes: list[Process] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def end_every_process() -> Iterator[None]:
+    """At the end of the session, end every process a test started (by group),
+    whether or not its test or fixture stopped it: a failing test must not leave a
+    daphne serving."""
+    yield
+    stop_all()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -6,8 +6,11 @@ daphne process with its own SQLite file, never inside pytest's test database.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +46,11 @@ def site_env(db_path: Path, **overrides: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="tests.settings",
         DATABASE_URL=f"sqlite:///{db_path}",
         PYTHONUNBUFFERED="1",
+        # The browser tests share a few users across many quick conversations; the
+        # per-user limits have tests of their own (tests/test_ratelimit.py).
+        CHAT_LIMIT_MESSAGES_PER_MINUTE="10000",
+        CHAT_LIMIT_CONVERSATIONS_PER_HOUR="10000",
+        CHAT_LIMIT_CONCURRENT_REPLIES="100",
     )
     env.update(overrides)
     return env
@@ -76,9 +84,18 @@ def create_user(env: dict[str, str], username: str) -> None:
     manage(env, "shell", "-c", code)
 
 
+# Every process the tests started, oldest first: whatever is still running when the
+# session ends is ended (tests/browser/conftest.py, and atexit below as a backstop).
+STARTED: list[Process] = []
+
+
 @dataclass
 class Process:
-    """A long-running child process whose output goes to a log file."""
+    """A long-running child process whose output goes to a log file.
+
+    It leads a process group of its own, so stopping it also ends anything it
+    started, and a Ctrl-C in the terminal does not reach it half-way.
+    """
 
     name: str
     args: list[str]
@@ -95,7 +112,9 @@ class Process:
             env=self.env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+        STARTED.append(self)
 
     def log(self, since: int = 0) -> str:
         """Return what the process has printed, from byte offset since."""
@@ -110,15 +129,33 @@ class Process:
         return self.popen is not None and self.popen.poll() is not None
 
     def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=10)
+        """End the process and its group: SIGTERM, then SIGKILL after 10 s."""
+        if self.popen is not None:
+            if self.popen.poll() is None:
+                self._signal_group(signal.SIGTERM)
+                try:
+                    self.popen.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._signal_group(signal.SIGKILL)
+                    self.popen.wait(timeout=10)
+            # Whatever it started and left behind, even if it died itself.
+            self._signal_group(signal.SIGKILL)
         if self._log_file is not None:
             self._log_file.close()
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, sig)
+
+
+def stop_all() -> None:
+    """End every process the tests started that is still running, newest first."""
+    for process in reversed(STARTED):
+        process.stop()
+    STARTED.clear()
+
+
+atexit.register(stop_all)
 
 
 @dataclass

@@ -29,6 +29,13 @@ def test_a_reply_cut_by_a_crash_is_kept_and_marked_interrupted(
     # A one-process site of its own (the in-memory layer, as `make run` serves it).
     env = new_site(browser_tmp, "crash", MINIMAX_SIMULATOR_CHUNK_DELAY="0.02")
     server = serve_site("daphne-crash", env, browser_tmp)
+    try:
+        crash_and_restart(context, server, env, browser_tmp)
+    finally:
+        server.process.stop()
+
+
+def crash_and_restart(context, server, env, browser_tmp: Path) -> None:
     page = sign_in(context.new_page(), server)
     page.goto(f"{server.url}/")
     question = "[sim:long] Tell me a long story"
@@ -45,7 +52,14 @@ def test_a_reply_cut_by_a_crash_is_kept_and_marked_interrupted(
     # What `make run` does on the next start: repair, then serve.
     manage(env, "recover_replies")
     restarted = serve_site("daphne-crash-restarted", env, browser_tmp)
-    page.goto(f"{restarted.url}{path}")
+    try:
+        see_it_interrupted(page, restarted.url, path, question, seen)
+    finally:
+        restarted.process.stop()
+
+
+def see_it_interrupted(page, url: str, path: str, question: str, seen: str) -> None:
+    page.goto(f"{url}{path}")
 
     expect(last_question(page)).to_contain_text(question)
     reply = last_reply(page)
