@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.test import AsyncClient
 from mutagen.mp3 import MP3
 
@@ -60,6 +61,11 @@ async def api(user):
     await client.aforce_login(user)
     yield client
     await services.wait_for_clips()
+    # The test client keeps Django from closing connections at the end of a request
+    # (a real server closes them on request_finished, in the thread that served it);
+    # sync views and the async ORM all ran in asgiref's one thread-sensitive thread,
+    # so close its connection here, or PostgreSQL cannot drop the test database.
+    await sync_to_async(connections.close_all)()
 
 
 async def make_clip(api: AsyncClient, **payload) -> dict:

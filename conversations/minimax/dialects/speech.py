@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from ..errors import InvalidRequest, ProtocolError
 from ..types import SpeechClip, SpeechRequest
 from .replies import raise_for_base_resp
@@ -44,33 +42,29 @@ def speech_path(request: SpeechRequest) -> str:
 def check_speech(request: SpeechRequest) -> None:
     """Raise InvalidRequest for a value outside the vendor's ranges (§7.8)."""
     if request.endpoint not in PATHS:
-        raise InvalidRequest(
-            _("Unknown speech endpoint %(name)r.") % {"name": request.endpoint}
-        )
+        raise InvalidRequest(f"Unknown speech endpoint {request.endpoint!r}.")
     if not request.text.strip():
-        raise InvalidRequest(_("There is no text to speak."))
+        raise InvalidRequest("There is no text to speak.")
     if not 1 <= len(request.voices) <= MAX_VOICES:
-        raise InvalidRequest(_("Mix 1 to %(max)d voices.") % {"max": MAX_VOICES})
+        raise InvalidRequest(f"Mix 1 to {MAX_VOICES} voices.")
     for voice in request.voices:
         if not voice.voice_id:
-            raise InvalidRequest(_("A voice needs a voice_id."))
+            raise InvalidRequest("A voice needs a voice_id.")
         if not _is_int(voice.weight) or not 1 <= voice.weight <= 100:
             raise InvalidRequest(
-                _("Voice weights are whole numbers from 1 to 100, got %(value)s.")
-                % {"value": voice.weight}
+                f"Voice weights are whole numbers from 1 to 100, got {voice.weight}."
             )
     if not 0.5 <= request.speed <= 2:
         raise InvalidRequest(
-            _("speed must be in [0.5, 2], got %(value)s.") % {"value": request.speed}
+            f"speed must be in [0.5, 2], got {request.speed}."
         )
     if not 0 < request.vol <= 10:
         raise InvalidRequest(
-            _("vol must be in (0, 10], got %(value)s.") % {"value": request.vol}
+            f"vol must be in (0, 10], got {request.vol}."
         )
     if not _is_int(request.pitch) or not -12 <= request.pitch <= 12:
         raise InvalidRequest(
-            _("pitch must be a whole number from -12 to 12, got %(value)s.")
-            % {"value": request.pitch}
+            f"pitch must be a whole number from -12 to 12, got {request.pitch}."
         )
     _check_emotion(request)
     if request.endpoint == "t2a_v2":
@@ -81,12 +75,11 @@ def _check_emotion(request: SpeechRequest) -> None:
     if request.emotion is None:
         return
     if request.endpoint != "t2a_v2":
-        raise InvalidRequest(_("Only the t2a_v2 models take an emotion."))
+        raise InvalidRequest("Only the t2a_v2 models take an emotion.")
     allowed = emotions_for(request.model)
     if request.emotion not in allowed:
         raise InvalidRequest(
-            _("%(model)s takes the emotions %(values)s.")
-            % {"model": request.model, "values": ", ".join(allowed)}
+            f"{request.model} takes the emotions {', '.join(allowed)}."
         )
 
 
@@ -99,8 +92,7 @@ def _check_audio_setting(request: SpeechRequest) -> None:
         if getattr(request, name) not in allowed:
             values = ", ".join(str(v) for v in sorted(allowed))
             raise InvalidRequest(
-                _("%(name)s must be one of %(values)s.")
-                % {"name": name, "values": values}
+                f"{name} must be one of {values}."
             )
 
 
@@ -151,12 +143,12 @@ def t2a_v2_clip(
     data = payload.get("data") or {}
     audio_hex = data.get("audio") or ""
     if not audio_hex or audio_hex.startswith("http"):
-        raise ProtocolError(_("MiniMax answered without hex audio."), trace_id=trace_id)
+        raise ProtocolError("MiniMax answered without hex audio.", trace_id=trace_id)
     try:
         audio = bytes.fromhex(audio_hex)
     except ValueError:
         raise ProtocolError(
-            _("MiniMax sent audio that is not valid hex."), trace_id=trace_id
+            "MiniMax sent audio that is not valid hex.", trace_id=trace_id
         ) from None
     extra = payload.get("extra_info") or {}
     return SpeechClip(
@@ -185,8 +177,8 @@ def legacy_clip(
         trace_id = payload.get("trace_id") or trace_id
         raise_for_base_resp(payload, trace_id)
         raise ProtocolError(
-            _("MiniMax answered with JSON instead of audio."), trace_id=trace_id
+            "MiniMax answered with JSON instead of audio.", trace_id=trace_id
         )
     if not raw:
-        raise ProtocolError(_("MiniMax answered with empty audio."), trace_id=trace_id)
+        raise ProtocolError("MiniMax answered with empty audio.", trace_id=trace_id)
     return SpeechClip(audio=raw, format=request.format, trace_id=trace_id)
