@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from conversations import upstream
+from conversations.error_text import describe_error
 from conversations.minimax.errors import MiniMaxError
 from conversations.minimax.types import SpeechClip as AudioClip
 from conversations.minimax.types import VoiceWeight
@@ -84,6 +85,12 @@ ADVICE = {
         "generate again."
     ),
 }
+
+
+def error_reason(error: MiniMaxError) -> str:
+    """Return what the studio shows for a MiniMax error, in the reader's language."""
+    advice = ADVICE.get(error.kind)
+    return str(advice) if advice else describe_error(error)
 
 
 # --- writes (database thread) ----------------------------------------------------
@@ -327,9 +334,7 @@ async def synthesise_parts(
             try:
                 audio = await client.speak(speech.request(parts[index]))
             except MiniMaxError as error:
-                advice = ADVICE.get(error.kind)
-                reason = str(advice) if advice else str(error)
-                raise PartFailed(index, error.kind, reason) from error
+                raise PartFailed(index, error.kind, error_reason(error)) from error
         results[index] = await asyncio.to_thread(
             _write_part, audio, paths[index], index
         )

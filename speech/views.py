@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from conversations import limits
 from conversations.minimax.errors import MiniMaxError
 from conversations.models import Message
 from speech import services
@@ -171,6 +172,10 @@ async def api_clips(request: HttpRequest) -> HttpResponse:
         speech = check_speech_settings(_read_json(request))
     except InvalidInput as error:
         return _invalid(error)
+    try:
+        await sync_to_async(limits.check_speech_quota)(user, len(speech.text))
+    except limits.RateLimited as refused:
+        return limits.too_many_requests(refused)
     clip = await sync_to_async(services.do_create_clip)(user, speech)
     services.start_clip(clip)
     return JsonResponse(clip.as_json(full_text=True), status=201)
@@ -213,7 +218,9 @@ async def api_preview(request: HttpRequest) -> HttpResponse:
     try:
         audio = await services.preview(speech)
     except MiniMaxError as error:
-        return JsonResponse({"error": str(error), "kind": error.kind}, status=502)
+        return JsonResponse(
+            {"error": services.error_reason(error), "kind": error.kind}, status=502
+        )
     return HttpResponse(audio, content_type="audio/mpeg")
 
 

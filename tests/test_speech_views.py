@@ -263,3 +263,21 @@ def test_a_slice_past_the_end_is_a_416(signed_in, user):
         f"/speech/{clip.pk}/audio", headers={"Range": "bytes=99999999-"}
     )
     assert response.status_code == 416
+
+
+def test_past_the_daily_speech_quota_a_clip_is_a_429_and_nothing_is_made(
+    signed_in, settings
+):
+    settings.CHAT_LIMIT_SPEECH_CHARS_PER_DAY = 5
+    payload = {"text": "Far more than five.", "model": "speech-02-hd"}
+
+    response = signed_in.post(
+        "/api/speech/",
+        json.dumps({**payload, "voices": ONE_VOICE}),
+        content_type="application/json",
+    )
+
+    assert response.status_code == 429
+    assert "characters into speech a day" in response.json()["error"]
+    assert int(response["Retry-After"]) > 0
+    assert not SpeechClip.objects.exists()

@@ -55,13 +55,9 @@ def check_speech(request: SpeechRequest) -> None:
                 f"Voice weights are whole numbers from 1 to 100, got {voice.weight}."
             )
     if not 0.5 <= request.speed <= 2:
-        raise InvalidRequest(
-            f"speed must be in [0.5, 2], got {request.speed}."
-        )
+        raise InvalidRequest(f"speed must be in [0.5, 2], got {request.speed}.")
     if not 0 < request.vol <= 10:
-        raise InvalidRequest(
-            f"vol must be in (0, 10], got {request.vol}."
-        )
+        raise InvalidRequest(f"vol must be in (0, 10], got {request.vol}.")
     if not _is_int(request.pitch) or not -12 <= request.pitch <= 12:
         raise InvalidRequest(
             f"pitch must be a whole number from -12 to 12, got {request.pitch}."
@@ -91,9 +87,7 @@ def _check_audio_setting(request: SpeechRequest) -> None:
     ):
         if getattr(request, name) not in allowed:
             values = ", ".join(str(v) for v in sorted(allowed))
-            raise InvalidRequest(
-                f"{name} must be one of {values}."
-            )
+            raise InvalidRequest(f"{name} must be one of {values}.")
 
 
 def _is_int(value: Any) -> bool:
