@@ -495,9 +495,13 @@ def _create_conversation(owner, entry: dict[str, Any], mark: str) -> Conversatio
             import_fingerprint=mark,
         ),
     )
-    form.is_valid()
+    form.is_valid()  # checked in parse_upload already
     conversation = form.save(commit=False)
-    # The form would fill these from its own (absent) fields.
+    # The form fills these blanks with defaults (a blank dialect is the model's
+    # own); blank is valid, so keep the file's value: a round trip is exact.
+    for name in ("dialect", "bot_name", "user_name"):
+        if name in entry["settings"]:
+            setattr(conversation, name, entry["settings"][name])
     conversation.title = entry.get("title", "")
     conversation.pinned = entry.get("pinned", False)
     conversation.archived = entry.get("archived", False)

@@ -38,7 +38,8 @@ PROMPTS = {
         "User: {user}\n\nAssistant: {reply}"
     ),
 }
-QUOTES = "\"'`“”‘’「」『』《》【】"
+DECORATION = "\"'`“”‘’「」『』《》【】*_# "
+FINAL_PUNCTUATION = "。.！!？?，,;；:："
 LABEL = re.compile(r"^(title|标题)\s*[:：]\s*", re.IGNORECASE)
 
 
@@ -51,13 +52,18 @@ def clean_title(raw: str) -> str:
     lines = [line.strip() for line in raw.splitlines() if line.strip()]
     if not lines:
         return ""
-    title = LABEL.sub("", lines[0].strip("#*").strip())
-    title = title.strip(QUOTES).strip().rstrip("。.！!？?，,;；:：").strip(QUOTES)
+    title = LABEL.sub("", lines[0].strip(DECORATION).strip())
+    # Quotes, Markdown emphasis and a final full stop, in whatever nesting.
+    previous = None
+    while title != previous:
+        previous = title
+        title = title.strip(DECORATION).rstrip(FINAL_PUNCTUATION)
     title = " ".join(title.split())
     return Truncator(title).chars(TITLE_LENGTH)
 
 
-def _first_exchange(conversation_id: int) -> tuple[Conversation, str, str] | None:
+def _title_request_for(conversation_id: int) -> ChatRequest | None:
+    """Return the title request, or None when no title should be asked for."""
     conversation = Conversation.objects.filter(pk=conversation_id).first()
     if conversation is None or conversation.title_source != TitleSource.AUTO:
         return None
@@ -66,7 +72,7 @@ def _first_exchange(conversation_id: int) -> tuple[Conversation, str, str] | Non
     reply = messages.filter(role=Message.Role.ASSISTANT).first()
     if user is None:
         return None
-    return conversation, user.content, reply.content if reply else ""
+    return title_request(conversation, user.content, reply.content if reply else "")
 
 
 def title_request(conversation: Conversation, user: str, reply: str) -> ChatRequest:
@@ -98,14 +104,11 @@ async def suggest_title(conversation_id: int) -> str | None:
 
     Never raises for a MiniMax failure: the first-words title simply stays.
     """
-    found = await database_sync_to_async(_first_exchange)(conversation_id)
-    if found is None:
+    request = await database_sync_to_async(_title_request_for)(conversation_id)
+    if request is None:
         return None
-    conversation, user, reply = found
     try:
-        result = await upstream.get_minimax_client().complete(
-            title_request(conversation, user, reply)
-        )
+        result = await upstream.get_minimax_client().complete(request)
     except MiniMaxError as error:
         logger.info("No title for conversation %s: %s", conversation_id, error.kind)
         return None

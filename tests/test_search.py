@@ -41,7 +41,7 @@ def found_ids(client, q, **params):
     return [r["message_id"] for r in find(client, q, **params)["results"]]
 
 
-# --- what is found ----------------------------------------------------------------
+# --- what is found --------------------------------------------------------------------
 
 
 def test_english_word_is_found_whatever_its_case(ada, conversation):
@@ -110,7 +110,7 @@ def test_titles_are_searched(ada, user):
     ]
 
 
-# --- the index follows every write --------------------------------------------------
+# --- the index follows every write ----------------------------------------------------
 
 
 def test_deleted_messages_and_conversations_are_no_longer_found(ada, user):
@@ -210,7 +210,7 @@ def test_bad_parameters_are_a_400_naming_them(ada):
         assert field in response.json()["errors"], params
 
 
-# --- snippets ------------------------------------------------------------------------
+# --- snippets -------------------------------------------------------------------------
 
 
 def test_snippet_is_plain_text_with_match_ranges(ada, conversation):
@@ -235,7 +235,7 @@ def test_snippet_of_a_long_message_is_around_the_match(ada, conversation):
     assert result["snippet"][start:end] == "needle"
 
 
-# --- owner scoping -------------------------------------------------------------------
+# --- owner scoping --------------------------------------------------------------------
 
 
 def test_another_users_messages_are_never_found(ada, other_user):
