@@ -25,7 +25,7 @@ SQLITE_TABLES = [
 # The same grams as conversations.search.grams(): keep the two in step.
 PG_GRAMS_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION history_grams(t text) RETURNS text[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 5000 AS $$
   SELECT coalesce(array_agg(DISTINCT g), '{{}}'::text[]) FROM (
     SELECT substr(r[1], i, n) AS g
     FROM regexp_matches(lower(t), '[{CJK_RANGES}]+', 'g') AS r,
