@@ -7,11 +7,14 @@ method to the view that handles it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.db import transaction
 from django.http import (
     HttpRequest,
@@ -271,10 +274,26 @@ def export_format(request: HttpRequest) -> str:
     return name
 
 
-def attachment(chunks, kind: str, filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(
-        (chunk.encode() for chunk in chunks), content_type=EXPORT_TYPES[kind]
-    )
+async def _async_chunks(chunks: Iterator[str]) -> AsyncIterator[bytes]:
+    # Each next() reads the database: run it in Django's sync thread.
+    next_chunk = sync_to_async(next, thread_sensitive=True)
+    while (chunk := await next_chunk(chunks, None)) is not None:
+        yield chunk.encode()
+
+
+def attachment(
+    request: HttpRequest, chunks: Iterator[str], kind: str, filename: str
+) -> StreamingHttpResponse:
+    """Return the export as a download, streamed: memory stays flat.
+
+    Under ASGI (daphne) a synchronous iterator would be read whole into memory
+    before the first byte is sent, so there it is wrapped in an async one.
+    """
+    if isinstance(request, ASGIRequest):
+        content = _async_chunks(chunks)
+    else:
+        content = (chunk.encode() for chunk in chunks)
+    response = StreamingHttpResponse(content, content_type=EXPORT_TYPES[kind])
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -300,7 +319,7 @@ def export_one(request: HttpRequest, conversation_id: int) -> HttpResponse:
         return bad_request(error.field, str(error))
     rows = Conversation.objects.filter(pk=conversation.pk)
     return attachment(
-        document(rows, kind), kind, exports.export_filename(conversation, kind)
+        request, document(rows, kind), kind, exports.export_filename(conversation, kind)
     )
 
 
@@ -313,7 +332,9 @@ def export_all(request: HttpRequest) -> HttpResponse:
     except BadParameter as error:
         return bad_request(error.field, str(error))
     rows = Conversation.objects.for_user(request.user)
-    return attachment(document(rows, kind), kind, exports.export_filename(None, kind))
+    return attachment(
+        request, document(rows, kind), kind, exports.export_filename(None, kind)
+    )
 
 
 @views.api_login_required

@@ -208,12 +208,14 @@ def _message_filter_sql(filters: Filters) -> tuple[list[str], list]:
     if filters.archived is not None:
         where.append("c.archived = %s")
         params.append(filters.archived)
+    # Raw SQL: the value must be written the way the ORM stores it (SQLite: UTC text).
+    adapt = connection.ops.adapt_datetimefield_value
     if filters.since is not None:
         where.append("m.created_at >= %s")
-        params.append(filters.since)
+        params.append(adapt(filters.since))
     if filters.until is not None:
         where.append("m.created_at < %s")
-        params.append(filters.until)
+        params.append(adapt(filters.until))
     if filters.flagged:
         where.append("(m.input_sensitive OR m.output_sensitive)")
     return where, params

@@ -289,3 +289,18 @@ def test_import_belongs_to_the_importer(client, other_user, user):
 def test_export_and_import_need_a_signed_in_user(client):
     assert client.get("/api/export/").status_code == 401
     assert client.post("/api/import/").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_export_streams_under_asgi(async_client, user):
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(Conversation.objects.create)(
+        owner=user, model="MiniMax-M1", title="async"
+    )
+    await async_client.aforce_login(user)
+    response = await async_client.get("/api/export/?format=json")
+    assert response.status_code == 200
+    assert response.is_async  # not read whole into memory before sending
+    raw = b"".join([chunk async for chunk in response.streaming_content])
+    assert [c["title"] for c in json.loads(raw)["conversations"]] == ["async"]

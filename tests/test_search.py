@@ -299,3 +299,16 @@ def test_a_c_ctype_database_gets_a_warning():
     blind = _check_postgresql("default", FakeConnection([("C",), ([],)]))
     assert [w.id for w in blind] == ["conversations.W001"]
     assert _check_postgresql("default", FakeConnection([("C.UTF-8",), (["x"],)])) == []
+
+
+def test_date_filters_are_local_days_in_tz(ada, conversation):
+    from datetime import UTC, datetime
+
+    # 20:00 UTC on 30 Nov is 04:00 on 1 Dec in Shanghai.
+    evening = say(
+        conversation, "late report", created_at=datetime(2026, 11, 30, 20, tzinfo=UTC)
+    )
+    day = {"from": "2026-12-01", "to": "2026-12-01"}
+    assert found_ids(ada, "report", tz="Asia/Shanghai", **day) == [evening.pk]
+    assert found_ids(ada, "report", tz="UTC", **day) == []
+    assert found_ids(ada, "report", tz="UTC", to="2026-11-30") == [evening.pk]
