@@ -4,7 +4,9 @@ import json
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections
 from django.utils import timezone
 
 from conversations import exports
@@ -298,9 +300,12 @@ async def test_export_streams_under_asgi(async_client, user):
     await database_sync_to_async(Conversation.objects.create)(
         owner=user, model="MiniMax-M1", title="async"
     )
-    await async_client.aforce_login(user)
+    await database_sync_to_async(async_client.force_login)(user)
     response = await async_client.get("/api/export/?format=json")
     assert response.status_code == 200
     assert response.is_async  # not read whole into memory before sending
     raw = b"".join([chunk async for chunk in response.streaming_content])
     assert [c["title"] for c in json.loads(raw)["conversations"]] == ["async"]
+    # The test client keeps request_finished from closing the export's connection
+    # (daphne does close it); close it, or the test database cannot be dropped.
+    await sync_to_async(connections.close_all, thread_sensitive=True)()

@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from channels.db import database_sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -265,11 +266,9 @@ def first_exchange(user, question="学习三星堆正确拍照姿势，有什么
 @pytest.mark.django_db(transaction=True)
 async def test_title_from_the_model_replaces_the_first_words(user, title_model):
     model = title_model("标题：“三星堆拍照技巧”。\n多余的一行")
-    conversation = await Conversation.objects.aget(
-        pk=(await _sync(first_exchange, user)).pk
-    )
+    conversation = await _sync(first_exchange, user)
     assert await titles.suggest_title(conversation.pk) == "三星堆拍照技巧"
-    await conversation.arefresh_from_db()
+    await _sync(conversation.refresh_from_db)
     assert conversation.title == "三星堆拍照技巧"
     assert conversation.title_source == "auto"
     request = model.requests[0]
@@ -281,11 +280,13 @@ async def test_title_from_the_model_replaces_the_first_words(user, title_model):
 async def test_a_title_the_user_typed_is_never_replaced(user, title_model):
     title_model("Model title")
     conversation = await _sync(first_exchange, user)
-    await Conversation.objects.filter(pk=conversation.pk).aupdate(
-        title="Mine", title_source="user"
+    await _sync(
+        Conversation.objects.filter(pk=conversation.pk).update,
+        title="Mine",
+        title_source="user",
     )
     assert await titles.suggest_title(conversation.pk) is None
-    await conversation.arefresh_from_db()
+    await _sync(conversation.refresh_from_db)
     assert conversation.title == "Mine"
 
 
@@ -294,7 +295,7 @@ async def test_a_failed_title_call_keeps_the_first_words(user, title_model):
     title_model(RateLimited("slow down"))
     conversation = await _sync(first_exchange, user, "How do glaciers move?")
     assert await titles.suggest_title(conversation.pk) is None
-    await conversation.arefresh_from_db()
+    await _sync(conversation.refresh_from_db)
     assert conversation.title == "How do glaciers move?"
 
 
@@ -306,11 +307,13 @@ async def test_title_through_the_offline_simulator(
     user, offline_minimax, model, dialect
 ):
     conversation = await _sync(first_exchange, user, "How do glaciers move?")
-    await Conversation.objects.filter(pk=conversation.pk).aupdate(
-        model=model, dialect=dialect
+    await _sync(
+        Conversation.objects.filter(pk=conversation.pk).update,
+        model=model,
+        dialect=dialect,
     )
     title = await titles.suggest_title(conversation.pk)
-    await conversation.arefresh_from_db()
+    await _sync(conversation.refresh_from_db)
     assert title and conversation.title == title
     assert len(title) <= 60 and "\n" not in title
 
@@ -323,7 +326,7 @@ def test_clean_title():
     assert titles.clean_title("  \n ") == ""
 
 
-async def _sync(function, *args):
-    from channels.db import database_sync_to_async
-
-    return await database_sync_to_async(function)(*args)
+async def _sync(function, *args, **kwargs):
+    # database_sync_to_async closes the connection after use, as the site does;
+    # Django's a* methods would leave it open and block dropping the test database.
+    return await database_sync_to_async(function)(*args, **kwargs)
