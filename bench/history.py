@@ -221,6 +221,33 @@ def database_size() -> int:
         return pages * cursor.fetchone()[0]
 
 
+def index_sizes() -> list[tuple[str, int]]:
+    """Return each part of the search index and its size in bytes."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            names = [name for name, _table, _expression in migration().PG_INDEXES]
+            cursor.execute(
+                "SELECT relname, pg_relation_size(oid) FROM pg_class"
+                " WHERE relname = ANY(%s) ORDER BY relname",
+                [names],
+            )
+        else:
+            # An FTS5 table's index lives in its shadow tables (<name>_data, ...).
+            cursor.execute(
+                "SELECT name, pgsize FROM dbstat"
+                " WHERE name LIKE 'conversations_%_fts_%'"
+                " OR name LIKE 'conversations_%_grams_%'"
+            )
+            sizes: dict[str, int] = {}
+            for name, size in cursor.fetchall():
+                table = name.rsplit("_", 1)[0]
+                sizes[table] = sizes.get(table, 0) + size
+            return sorted(sizes.items())
+        return [(name, int(size)) for name, size in cursor.fetchall()]
+
+
 def postgres_index_size() -> int:
     from django.db import connection
 
@@ -344,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  seeded in {time.perf_counter() - started:.1f} s", flush=True)
         seconds, size = build_index()
         print(f"  search index built in {seconds:.1f} s, {size / 2**20:.1f} MiB")
+        for name, part in index_sizes():
+            print(f"    {name:<40} {part / 2**20:8.1f} MiB")
         print(f"  database {database_size() / 2**20:.1f} MiB in all")
         print(f"  a new database connection: {connect_cost():.2f} ms (median)")
         measure(user_id, args.repeats)
