@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from django.utils.text import Truncator
 
 from conversations import upstream
+from conversations.minimax.catalog import MODELS
 from conversations.minimax.errors import MiniMaxError
 from conversations.minimax.types import ChatMessage, ChatRequest
 from conversations.models import TITLE_LENGTH, Conversation, Message, TitleSource
@@ -22,9 +23,11 @@ from conversations.search import CJK_RUN
 
 logger = logging.getLogger(__name__)
 
-# Enough for a title; a reasoning model that spends it all on thinking just
-# leaves the first-words title in place.
+# Enough for a title. A reasoning model thinks before it answers and cannot be
+# told not to, so it gets room for that too; if it still runs out, the first-words
+# title stays.
 TITLE_MAX_TOKENS = 64
+REASONING_TITLE_MAX_TOKENS = 1024
 # How much of the first exchange the model is shown.
 EXCERPT_CHARS = 1000
 PROMPTS = {
@@ -68,10 +71,12 @@ def _title_request_for(conversation_id: int) -> ChatRequest | None:
     if conversation is None or conversation.title_source != TitleSource.AUTO:
         return None
     messages = conversation.messages.order_by("created_at", "id")
-    user = messages.filter(role=Message.Role.USER).first()
-    reply = messages.filter(role=Message.Role.ASSISTANT).first()
-    if user is None:
+    users = list(messages.filter(role=Message.Role.USER)[:2])
+    # Only the first exchange is titled: later calls leave the title alone.
+    if len(users) != 1:
         return None
+    user = users[0]
+    reply = messages.filter(role=Message.Role.ASSISTANT).first()
     return title_request(conversation, user.content, reply.content if reply else "")
 
 
@@ -84,11 +89,18 @@ def title_request(conversation: Conversation, user: str, reply: str) -> ChatRequ
         user=user[:EXCERPT_CHARS], reply=reply[:EXCERPT_CHARS]
     )
     request.messages = [ChatMessage("user", prompt, name=conversation.user_name)]
-    request.max_tokens = TITLE_MAX_TOKENS
+    request.max_tokens = title_max_tokens(conversation.model)
     request.json_schema = None
     request.temperature = None
     request.top_p = None
     return request
+
+
+def title_max_tokens(model: str) -> int:
+    spec = MODELS.get(model)
+    if spec is None or not spec.reasoning:
+        return TITLE_MAX_TOKENS
+    return min(REASONING_TITLE_MAX_TOKENS, spec.max_output_tokens)
 
 
 def _save_if_auto(conversation_id: int, title: str) -> bool:

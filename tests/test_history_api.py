@@ -254,7 +254,7 @@ def title_model(monkeypatch):
 
 def first_exchange(user, question="学习三星堆正确拍照姿势，有什么技巧？"):
     conversation = Conversation.objects.create(
-        owner=user, model="MiniMax-M1", dialect="v2", title=question[:60]
+        owner=user, model="MiniMax-Text-01", dialect="v2", title=question[:60]
     )
     Message.objects.create(conversation=conversation, role="user", content=question)
     Message.objects.create(
@@ -274,6 +274,29 @@ async def test_title_from_the_model_replaces_the_first_words(user, title_model):
     request = model.requests[0]
     assert request.stream is False and request.max_tokens <= 64
     assert "标题" in request.messages[0].content  # asked in the user's language
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reasoning_model_gets_room_to_think_first(user, title_model):
+    model = title_model("Glaciers")
+    conversation = await _sync(first_exchange, user, "How do glaciers move?")
+    await _sync(
+        Conversation.objects.filter(pk=conversation.pk).update, model="MiniMax-M1"
+    )
+    assert await titles.suggest_title(conversation.pk) == "Glaciers"
+    assert model.requests[0].max_tokens > 64
+    assert "Write a short title" in model.requests[0].messages[0].content
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_only_the_first_exchange_is_titled(user, title_model):
+    model = title_model("Something else")
+    conversation = await _sync(first_exchange, user, "How do glaciers move?")
+    await _sync(
+        Message.objects.create, conversation=conversation, role="user", content="More?"
+    )
+    assert await titles.suggest_title(conversation.pk) is None
+    assert model.requests == []
 
 
 @pytest.mark.django_db(transaction=True)
