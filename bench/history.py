@@ -43,6 +43,7 @@ SEARCHES = [
 ]
 # Kept out of the random text so that the planted words are the only matches.
 RESERVED = set("电力三星堆猫图标学习")
+# "vortex" and "model" are kept out of the random English words too.
 
 
 def setup_django(workdir: Path) -> None:
@@ -91,7 +92,7 @@ class Texts:
             "are",
             "you",
         ]
-        self.english = common + sorted(words - {"model"})
+        self.english = common + sorted(words - {"model", "vortex"})
         self.english_weights = [1 / (rank + 1) for rank in range(len(self.english))]
         han = [chr(c) for c in range(0x4E00, 0x9FA6) if chr(c) not in RESERVED]
         self.chinese = rng.sample(han, 3000)
@@ -151,6 +152,9 @@ def seed(messages: int, rng: random.Random) -> int:
         conversation = rng.choice(conversations)
         role = "user" if n % 2 == 0 else "assistant"
         content = texts.message(role)
+        if conversation.owner_id == main_user.pk and rng.random() < 0.2:
+            # Common for the main user, absent for the others: their worst case.
+            content += " vortex"
         for word, chosen in plants.items():
             if n in chosen:
                 content = f"{content} {word} {content[:20]}"
@@ -343,6 +347,7 @@ def measure_small_user(repeats: int) -> None:
         ("common English word", "model"),
         ("common Chinese word (2 chars)", "学习"),
         ("rare word", "krakatoa"),
+        ("common for the main user, none here", "vortex"),
     ]:
         timings, body = timed(client, "/api/search/", {"q": query}, repeats)
         report(

@@ -8,7 +8,7 @@ the index's "match anything" path instead of failing loudly. Warn instead.
 from __future__ import annotations
 
 from django.core import checks
-from django.db import connections
+from django.db import connections, transaction
 from django.db.utils import DatabaseError
 
 PROBE = "学习三星堆"
@@ -34,8 +34,10 @@ def _check_postgresql(alias: str, connection) -> list[checks.CheckMessage]:
         )
         (ctype,) = cursor.fetchone()
         try:
-            cursor.execute("SELECT show_trgm(%s)", [PROBE])
-            trigrams = cursor.fetchone()[0]
+            # A savepoint: a failed probe must not spoil a transaction around us.
+            with transaction.atomic(using=alias):
+                cursor.execute("SELECT show_trgm(%s)", [PROBE])
+                trigrams = cursor.fetchone()[0]
         except DatabaseError:
             # pg_trgm is not installed yet (before migrate): judge by the ctype.
             trigrams = None
