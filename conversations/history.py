@@ -81,7 +81,9 @@ def conversation_page(
     Keyset pagination on (pinned, updated_at, id), which the conversation_owner_list
     index holds in this order: one query per page, however deep.
     """
-    rows = Conversation.objects.for_user(owner).filter(archived=archived)
+    # archived__in, not archived=: Django writes `NOT archived` for the latter,
+    # which SQLite cannot match to the index (it sorted all the user's rows).
+    rows = Conversation.objects.for_user(owner).filter(archived__in=[archived])
     if after is not None:
         rows = rows.filter(
             Q(pinned__lt=after.pinned)
