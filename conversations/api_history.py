@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from conversations import exports, history, search, views
+from conversations import exports, history, imports, search, views
 from conversations.forms import ConversationSettingsForm
 from conversations.models import Conversation, TitleSource
 
@@ -344,21 +344,21 @@ def import_view(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is None:
         return bad_request("file", _("Send the export as the multipart field file."))
-    if upload.size > exports.IMPORT_MAX_BYTES:
+    if upload.size > imports.IMPORT_MAX_BYTES:
         return JsonResponse(
             {
                 "errors": {
                     "file": [
                         _("The file is larger than %(mb)s MB.")
-                        % {"mb": exports.IMPORT_MAX_BYTES // (1024 * 1024)}
+                        % {"mb": imports.IMPORT_MAX_BYTES // (1024 * 1024)}
                     ]
                 }
             },
             status=413,
         )
     try:
-        parsed = exports.parse_upload(upload.read())
-        result = exports.import_document(request.user, parsed)
-    except exports.ImportRefused as error:
+        parsed = imports.parse_upload(upload.read())
+        result = imports.import_document(request.user, parsed)
+    except imports.ImportRefused as error:
         return bad_request("file", str(error))
     return JsonResponse(result, status=201 if result["imported"] else 200)

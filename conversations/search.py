@@ -42,6 +42,10 @@ MAX_QUERY_LENGTH = 200
 # PostgreSQL: the first id window searched, and how much each next one grows.
 FIRST_WINDOW = 4096
 WINDOW_GROWTH = 4
+# ...and the widest one. A wider id range makes PostgreSQL's bitmap of it lossy
+# (work_mem), and a lossy page rechecks history_grams() on every row: at 1,000,000
+# messages an absent two-character word took 33 s with unbounded windows.
+MAX_WINDOW = 65536
 
 
 def grams(text: str) -> list[str]:
@@ -343,7 +347,7 @@ def _pg_message_ids(
             cursor.execute(sql, [*params, low, high, limit - len(found)])
             found.extend(row[0] for row in cursor.fetchall())
             high = low
-            window *= WINDOW_GROWTH
+            window = min(window * WINDOW_GROWTH, MAX_WINDOW)
     return found
 
 

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from django.utils import timezone
 
-from conversations import exports
+from conversations import imports
 from conversations.exports import markdown_text
 from conversations.models import Conversation, Message
 
@@ -258,7 +258,7 @@ def test_a_file_that_is_not_json_is_refused(ada, user):
 
 
 def test_an_oversized_file_is_refused(ada, user, monkeypatch):
-    monkeypatch.setattr(exports, "IMPORT_MAX_BYTES", 100)
+    monkeypatch.setattr(imports, "IMPORT_MAX_BYTES", 100)
     response = upload(ada, json.dumps(valid_document(5)).encode())
     assert response.status_code == 413
     assert "larger than" in response.json()["errors"]["file"][0]
