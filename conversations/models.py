@@ -50,6 +50,12 @@ class ConversationQuerySet(models.QuerySet):
         return self.filter(owner=user)
 
 
+class TitleSource(models.TextChoices):
+    # history: who wrote the title; an automatic title never overwrites the user's.
+    AUTO = "auto", _("automatic")
+    USER = "user", _("set by the user")
+
+
 class Conversation(models.Model):
     # The signed-in user who created it; only they can open it.
     owner = models.ForeignKey(
@@ -60,6 +66,15 @@ class Conversation(models.Model):
     )
     # Set by the user, or from the first user message when blank (services).
     title = models.CharField(_("title"), max_length=200, blank=True)
+    # history: "auto" (first words, then titles.suggest_title) until the user renames.
+    title_source = models.CharField(
+        _("title source"), max_length=8, choices=TitleSource, default=TitleSource.AUTO
+    )
+    # history: sha256 of the exported conversation this one was imported from (blank
+    # when made here); importing the same file again skips it.
+    import_fingerprint = models.CharField(
+        _("import fingerprint"), max_length=64, blank=True
+    )
     # A catalog.MODELS id chosen on the new-conversation form.
     model = models.CharField(_("model"), max_length=64)
     # The wire format: the model's default dialect unless the user picked another.
@@ -95,6 +110,19 @@ class Conversation(models.Model):
         indexes = [
             models.Index(
                 fields=["owner", "-updated_at"], name="conversation_owner_recent"
+            ),
+            # history: the list page's keyset order (history.conversation_page).
+            models.Index(
+                fields=["owner", "archived", "-pinned", "-updated_at", "-id"],
+                name="conversation_owner_list",
+            ),
+        ]
+        constraints = [
+            # history: one import of a given exported conversation per user.
+            models.UniqueConstraint(
+                fields=["owner", "import_fingerprint"],
+                condition=~Q(import_fingerprint=""),
+                name="conversation_unique_import",
             ),
         ]
 

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("conversations", "0002_message_hidden_at"),
+        ("conversations", "0003_search_index"),
     ]
 
     operations = [

@@ -1,0 +1,305 @@
+"""Import a JSON export (conversations.exports) back: all of a file or none of it.
+
+The whole file is validated before anything is written (JSON Schema, timestamps,
+the settings the site accepts), then written in one transaction. A conversation
+imported before is skipped: each imported one keeps the sha256 of its exported
+form (ids aside) in `import_fingerprint`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+import jsonschema
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from conversations.exports import FORMAT, VERSION
+from conversations.forms import ConversationSettingsForm
+from conversations.models import Conversation, Message, TitleSource
+
+IMPORT_MAX_BYTES = 20 * 1024 * 1024
+
+_NULLABLE_INT = {"type": ["integer", "null"], "minimum": 0}
+_TIMESTAMP = {"type": "string", "maxLength": 40}
+_NULLABLE_TIMESTAMP = {"type": ["string", "null"], "maxLength": 40}
+
+MESSAGE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["role", "content", "created_at"],
+    "properties": {
+        "id": {"type": ["integer", "null"]},
+        "role": {"enum": list(Message.Role.values)},
+        "sender_name": {"type": "string", "maxLength": 64},
+        "content": {"type": "string"},
+        "reasoning": {"type": "string"},
+        "status": {"enum": list(Message.Status.values)},
+        "finish_reason": {"type": "string", "maxLength": 32},
+        "error": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"type": "string", "maxLength": 32},
+                "code": {"type": ["integer", "null"]},
+                "message": {"type": "string"},
+            },
+        },
+        "usage": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {
+                "prompt_tokens": _NULLABLE_INT,
+                "completion_tokens": _NULLABLE_INT,
+                "total_tokens": _NULLABLE_INT,
+            },
+        },
+        "flags": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "input_sensitive": {"type": "boolean"},
+                "input_sensitive_type": {"type": "integer", "minimum": 0},
+                "output_sensitive": {"type": "boolean"},
+                "output_sensitive_type": {"type": "integer", "minimum": 0},
+            },
+        },
+        "timings": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "first_token_ms": _NULLABLE_INT,
+                "duration_ms": _NULLABLE_INT,
+                "checkpoint_at": _NULLABLE_TIMESTAMP,
+                "finished_at": _NULLABLE_TIMESTAMP,
+            },
+        },
+        "json_valid": {"type": ["boolean", "null"]},
+        "tool_calls": {"type": ["array", "null"]},
+        "response_id": {"type": "string", "maxLength": 128},
+        "created_at": _TIMESTAMP,
+    },
+}
+
+CONVERSATION_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["settings", "messages"],
+    "properties": {
+        "id": {"type": ["integer", "null"]},
+        "title": {"type": "string", "maxLength": 200},
+        "title_source": {"enum": list(TitleSource.values)},
+        "pinned": {"type": "boolean"},
+        "archived": {"type": "boolean"},
+        "created_at": _TIMESTAMP,
+        "updated_at": _TIMESTAMP,
+        "settings": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["model"],
+            "properties": {
+                "model": {"type": "string"},
+                "dialect": {"type": "string"},
+                "system_prompt": {"type": "string"},
+                "bot_name": {"type": "string"},
+                "user_name": {"type": "string"},
+                "temperature": {"type": ["number", "null"]},
+                "top_p": {"type": ["number", "null"]},
+                "max_tokens": {"type": ["integer", "null"]},
+                "json_schema": {"type": ["object", "null"]},
+            },
+        },
+        "messages": {"type": "array", "items": MESSAGE_SCHEMA},
+    },
+}
+
+DOCUMENT_SCHEMA = {
+    "type": "object",
+    "required": ["format", "version", "conversations"],
+    "properties": {
+        "format": {"const": FORMAT},
+        "version": {"const": VERSION},
+        "exported_at": _NULLABLE_TIMESTAMP,
+        "conversations": {"type": "array", "items": CONVERSATION_SCHEMA},
+    },
+}
+
+
+class ImportRefused(ValueError):
+    """The file cannot be imported; the message says why, and where."""
+
+
+def _path(error: jsonschema.ValidationError) -> str:
+    path = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.path
+    )
+    return path.lstrip(".") or _("the document")
+
+
+def parse_upload(raw: bytes) -> dict[str, Any]:
+    """Return the validated export document in `raw`, or raise ImportRefused."""
+    if len(raw) > IMPORT_MAX_BYTES:
+        raise ImportRefused(
+            _("The file is larger than %(mb)s MB.")
+            % {"mb": IMPORT_MAX_BYTES // (1024 * 1024)}
+        )
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ImportRefused(_("The file is not a JSON export of this site.")) from error
+    validator = jsonschema.Draft202012Validator(DOCUMENT_SCHEMA)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+    if error is not None:
+        raise ImportRefused(
+            _("%(where)s: %(problem)s")
+            % {"where": _path(error), "problem": error.message}
+        )
+    for index, entry in enumerate(document["conversations"]):
+        _check_entry(index, entry)
+    return document
+
+
+def _check_entry(index: int, entry: dict[str, Any]) -> None:
+    """Check what a schema cannot: timestamps, and settings the site accepts."""
+    where = f"conversations[{index}]"
+    form = ConversationSettingsForm(dict(entry["settings"]))
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        raise ImportRefused(f"{where}.settings.{field}: {errors[0]}")
+    stamps = [
+        ("created_at", entry.get("created_at")),
+        ("updated_at", entry.get("updated_at")),
+    ]
+    for number, message in enumerate(entry["messages"]):
+        stamps.append((f"messages[{number}].created_at", message["created_at"]))
+        for name, value in message.get("timings", {}).items():
+            if name.endswith("_at"):
+                stamps.append((f"messages[{number}].timings.{name}", value))
+    for name, value in stamps:
+        if value is not None and _parse_time(value) is None:
+            raise ImportRefused(
+                _("%(where)s: %(value)r is not a date and time.")
+                % {"where": f"{where}.{name}", "value": value}
+            )
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def fingerprint(entry: dict[str, Any]) -> str:
+    """Return the sha256 of an exported conversation, ids left out."""
+    content = {key: value for key, value in entry.items() if key != "id"}
+    content["messages"] = [
+        {key: value for key, value in m.items() if key != "id"}
+        for m in entry["messages"]
+    ]
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def import_document(owner, document: dict[str, Any]) -> dict[str, Any]:
+    """Create the document's conversations for `owner`; return what was done.
+
+    One transaction: the file is imported whole or not at all.
+    """
+    known = set(
+        Conversation.objects.for_user(owner)
+        .exclude(import_fingerprint="")
+        .values_list("import_fingerprint", flat=True)
+    )
+    created: list[int] = []
+    skipped = 0
+    try:
+        with transaction.atomic():
+            for entry in document["conversations"]:
+                mark = fingerprint(entry)
+                if mark in known:
+                    skipped += 1
+                    continue
+                known.add(mark)
+                created.append(_create_conversation(owner, entry, mark).pk)
+    except IntegrityError as error:
+        # The same file imported twice at once: the other import has it.
+        raise ImportRefused(_("This file is being imported already.")) from error
+    return {"imported": created, "skipped": skipped}
+
+
+def _create_conversation(owner, entry: dict[str, Any], mark: str) -> Conversation:
+    form = ConversationSettingsForm(
+        dict(entry["settings"]),
+        instance=Conversation(
+            owner=owner,
+            title=entry.get("title", ""),
+            title_source=entry.get("title_source", TitleSource.AUTO),
+            pinned=entry.get("pinned", False),
+            archived=entry.get("archived", False),
+            import_fingerprint=mark,
+        ),
+    )
+    form.is_valid()  # checked in parse_upload already
+    conversation = form.save(commit=False)
+    # The form fills these blanks with defaults (a blank dialect is the model's
+    # own); blank is valid, so keep the file's value: a round trip is exact.
+    for name in ("dialect", "bot_name", "user_name"):
+        if name in entry["settings"]:
+            setattr(conversation, name, entry["settings"][name])
+    conversation.title = entry.get("title", "")
+    conversation.pinned = entry.get("pinned", False)
+    conversation.archived = entry.get("archived", False)
+    conversation.save()
+    Message.objects.bulk_create(
+        [_new_message(conversation, m) for m in entry["messages"]]
+    )
+    # auto_now / auto_now_add would stamp the import's time: keep the export's.
+    times = {
+        name: _parse_time(entry[name])
+        for name in ("created_at", "updated_at")
+        if entry.get(name)
+    }
+    if times:
+        Conversation.objects.filter(pk=conversation.pk).update(**times)
+    return conversation
+
+
+def _new_message(conversation: Conversation, data: dict[str, Any]) -> Message:
+    error = data.get("error") or {}
+    usage = data.get("usage") or {}
+    flags = data.get("flags") or {}
+    timings = data.get("timings") or {}
+    return Message(
+        conversation=conversation,
+        role=data["role"],
+        sender_name=data.get("sender_name", ""),
+        content=data["content"],
+        reasoning=data.get("reasoning", ""),
+        status=data.get("status", Message.Status.COMPLETE),
+        finish_reason=data.get("finish_reason", ""),
+        error_kind=error.get("kind", ""),
+        error_code=error.get("code"),
+        error_message=error.get("message", ""),
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+        total_tokens=usage.get("total_tokens"),
+        input_sensitive=flags.get("input_sensitive", False),
+        input_sensitive_type=flags.get("input_sensitive_type", 0),
+        output_sensitive=flags.get("output_sensitive", False),
+        output_sensitive_type=flags.get("output_sensitive_type", 0),
+        first_token_ms=timings.get("first_token_ms"),
+        duration_ms=timings.get("duration_ms"),
+        checkpoint_at=_parse_time(timings.get("checkpoint_at")),
+        finished_at=_parse_time(timings.get("finished_at")),
+        json_valid=data.get("json_valid"),
+        tool_calls=data.get("tool_calls"),
+        response_id=data.get("response_id", ""),
+        created_at=_parse_time(data["created_at"]),
+    )

@@ -1,0 +1,475 @@
+"""The history search index: SQLite FTS5 (trigram) or PostgreSQL pg_trgm, and grams.
+
+Both databases keep the index themselves, so whatever writes a message (a reply's
+checkpoints, a bulk `.update()`, a cascade delete) keeps it in step:
+
+* SQLite: the FTS5 tables of migration 0003, filled by triggers on the message and
+  conversation tables.
+* PostgreSQL: GIN indexes on the tables themselves (pg_trgm, and an expression index
+  on `history_grams(...)`).
+
+A trigram index cannot answer a term of one or two characters, so those go to a
+second index of "grams": every CJK character and every pair of adjacent CJK
+characters, and each ASCII word of one or two letters. `猫` and `图标` are found
+there; `ai` finds the word "AI" (not "said": substring search on two Latin letters
+would match nearly everything).
+
+Results come newest first without sorting every match: SQLite walks the FTS table
+by rowid (= message id) downwards and stops at the page size; PostgreSQL (a GIN
+index gives no order) searches id windows from the newest down, each four times
+wider than the last, until the page is full.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.signals import connection_created
+from django.db.models.signals import post_migrate
+from django.dispatch import receiver
+
+# Han (with extension A and compatibility), kana, hangul syllables.
+CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+CJK_RUN = re.compile(f"[{CJK_RANGES}]+")
+ASCII_WORD = re.compile("[a-z0-9]+")
+# A term this short cannot be found through trigrams.
+SHORT_TERM = 2
+MAX_TERMS = 8
+MAX_QUERY_LENGTH = 200
+# PostgreSQL: the first id window searched, and how much each next one grows.
+FIRST_WINDOW = 4096
+WINDOW_GROWTH = 4
+# ...and the widest one. A wider id range makes PostgreSQL's bitmap of it lossy
+# (work_mem), and a lossy page rechecks history_grams() on every row: at 1,000,000
+# messages an absent two-character word took 33 s with unbounded windows.
+MAX_WINDOW = 65536
+
+
+def grams(text: str) -> list[str]:
+    """Return the one- and two-character terms `text` can be found by.
+
+    PostgreSQL's `history_grams()` (migration 0003) computes the same list; the two
+    must agree, or SQLite and PostgreSQL would find different messages.
+    """
+    lowered = text.lower()
+    found: set[str] = set()
+    for run in CJK_RUN.findall(lowered):
+        found.update(run)
+        found.update(run[i : i + 2] for i in range(len(run) - 1))
+    found.update(w for w in ASCII_WORD.findall(lowered) if len(w) <= SHORT_TERM)
+    return sorted(found)
+
+
+def grams_text(text: str | None) -> str:
+    """Return the grams as the space-separated text SQLite's grams tables index."""
+    return " ".join(grams(text or ""))
+
+
+@receiver(connection_created)
+def register_sqlite_functions(sender, connection, **kwargs) -> None:
+    """Give every SQLite connection `history_grams()`, which the triggers call."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(
+            "history_grams", 1, grams_text, deterministic=True
+        )
+
+
+# --- the SQLite index: FTS5 tables kept in step by triggers ----------------------
+
+SQLITE_TABLES = [
+    # (table, its text columns, the FTS tables' prefix)
+    ("conversations_message", ["content", "reasoning"], "conversations_message"),
+    ("conversations_conversation", ["title"], "conversations_title"),
+]
+
+
+def sqlite_trigger_names(prefix: str) -> list[str]:
+    return [f"{prefix}_ai", f"{prefix}_ad", f"{prefix}_au"]
+
+
+def sqlite_triggers(table: str, columns: list[str], prefix: str) -> list[str]:
+    """Return the statements that keep the FTS tables in step with `table`."""
+    cols = ", ".join(columns)
+    new = ", ".join(f"new.{c}" for c in columns)
+    old = ", ".join(f"old.{c}" for c in columns)
+    new_grams = ", ".join(f"history_grams(new.{c})" for c in columns)
+    old_grams = ", ".join(f"history_grams(old.{c})" for c in columns)
+    fts, gram_table = f"{prefix}_fts", f"{prefix}_grams"
+    insert = (
+        f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new});"
+        f" INSERT INTO {gram_table}(rowid, {cols}) VALUES (new.id, {new_grams});"
+    )
+    delete = (
+        f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old});"
+        f" INSERT INTO {gram_table}({gram_table}, rowid, {cols})"
+        f" VALUES ('delete', old.id, {old_grams});"
+    )
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in columns)
+    on_insert, on_delete, on_update = sqlite_trigger_names(prefix)
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {on_insert} AFTER INSERT ON {table}"
+        f" BEGIN {insert} END",
+        f"CREATE TRIGGER IF NOT EXISTS {on_delete} AFTER DELETE ON {table}"
+        f" BEGIN {delete} END",
+        f"CREATE TRIGGER IF NOT EXISTS {on_update} AFTER UPDATE OF {cols} ON {table}"
+        f" WHEN {changed} BEGIN {delete} {insert} END",
+    ]
+
+
+def sqlite_rebuild(table: str, columns: list[str], prefix: str) -> list[str]:
+    """Return the statements that fill the FTS tables anew from `table`."""
+    cols = ", ".join(columns)
+    fts, gram_table = f"{prefix}_fts", f"{prefix}_grams"
+    return [
+        f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+        f"INSERT INTO {gram_table}({gram_table}) VALUES ('delete-all')",
+        f"INSERT INTO {gram_table}(rowid, {cols}) SELECT id, "
+        + ", ".join(f"history_grams({c})" for c in columns)
+        + f" FROM {table}",
+    ]
+
+
+def sqlite_index_statements(table: str, columns: list[str], prefix: str) -> list[str]:
+    """Return the statements that create the index of `table` and fill it."""
+    cols = ", ".join(columns)
+    return [
+        # The trigram table reads its text from the table itself (no second copy);
+        # the grams table stores only its index (contentless).
+        f"CREATE VIRTUAL TABLE {prefix}_fts USING fts5({cols}, content='{table}',"
+        " content_rowid='id', tokenize='trigram')",
+        f"CREATE VIRTUAL TABLE {prefix}_grams USING fts5({cols}, content='',"
+        " tokenize='unicode61')",
+        *sqlite_triggers(table, columns, prefix),
+        *sqlite_rebuild(table, columns, prefix),
+    ]
+
+
+@receiver(post_migrate)
+def repair_sqlite_index(sender, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """Put back triggers a later migration dropped, and refill the index.
+
+    SQLite cannot alter most columns in place: Django copies the table into a new
+    one, and the triggers die with the old table. Without this, the first AddField
+    on messages after 0003 would leave search silently out of step.
+    """
+    connection = connections[using]
+    if connection.vendor != "sqlite" or sender.name != "conversations":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"
+        )
+        present = {name for (name,) in cursor.fetchall()}
+        for table, columns, prefix in SQLITE_TABLES:
+            if f"{prefix}_fts" not in present:
+                continue  # the index migration has not run (yet)
+            if set(sqlite_trigger_names(prefix)) <= present:
+                continue
+            for statement in [
+                *sqlite_triggers(table, columns, prefix),
+                *sqlite_rebuild(table, columns, prefix),
+            ]:
+                cursor.execute(statement)
+
+
+# --- queries ------------------------------------------------------------------
+
+
+class QueryError(ValueError):
+    """The search text cannot be searched (empty, too long, too many words)."""
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str
+
+    @property
+    def short(self) -> bool:
+        return len(self.text) <= SHORT_TERM
+
+    @property
+    def exact_in_grams(self) -> bool:
+        """Return whether the term is itself one of the grams (猫, 图标, ai)."""
+        return self.text.lower() in grams(self.text)
+
+    def as_grams(self) -> list[str]:
+        """Return the grams that must all be present for a short term to match."""
+        if self.exact_in_grams:
+            return [self.text.lower()]
+        # Mixed, e.g. "A猫": its CJK part narrows the search; an exact check the rest.
+        return [g for g in grams(self.text) if CJK_RUN.fullmatch(g)]
+
+
+@dataclass(frozen=True)
+class Filters:
+    owner_id: int
+    model: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    flagged: bool = False
+    # None: every conversation; True: only archived ones; False: none archived.
+    archived: bool | None = None
+    reasoning: bool = False
+
+
+@dataclass
+class Hits:
+    message_ids: list[int] = field(default_factory=list)
+    has_more: bool = False
+
+
+def parse_terms(query: str) -> list[Term]:
+    """Return the words of a search; raise QueryError when there are none."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise QueryError(f"at most {MAX_QUERY_LENGTH} characters")
+    words = list(dict.fromkeys(query.split()))
+    if not words:
+        raise QueryError("empty")
+    if len(words) > MAX_TERMS:
+        raise QueryError(f"at most {MAX_TERMS} words")
+    terms = [Term(w) for w in words]
+    for term in terms:
+        if term.short and not term.as_grams():
+            raise QueryError(f"{term.text!r} is too short to search for")
+    return terms
+
+
+def search_messages(
+    terms: list[Term], filters: Filters, *, before: int | None, limit: int
+) -> Hits:
+    """Return the ids of the newest `limit` matching messages below id `before`."""
+    if connection.vendor == "postgresql":
+        ids = _pg_message_ids(terms, filters, before, limit + 1)
+    else:
+        ids = _sqlite_message_ids(terms, filters, before, limit + 1)
+    return Hits(ids[:limit], has_more=len(ids) > limit)
+
+
+def search_titles(terms: list[Term], filters: Filters, *, limit: int) -> list[int]:
+    """Return the ids of the newest conversations whose title has every term."""
+    if connection.vendor == "postgresql":
+        return _pg_title_ids(terms, filters, limit)
+    return _sqlite_title_ids(terms, filters, limit)
+
+
+def highlight_pattern(terms: list[Term]) -> re.Pattern[str]:
+    """Return a pattern matching each term the way the index matched it."""
+    parts = []
+    for term in sorted(terms, key=lambda t: -len(t.text)):
+        escaped = re.escape(term.text)
+        if term.short and ASCII_WORD.fullmatch(term.text.lower()):
+            # Short Latin terms match whole words only (see the module docstring).
+            escaped = f"(?<![a-z0-9]){escaped}(?![a-z0-9])"
+        parts.append(escaped)
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+# --- SQLite -------------------------------------------------------------------
+
+
+def _fts_phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _fts_match(phrases: list[str], columns: list[str]) -> str:
+    column_filter = "{" + " ".join(columns) + "}"
+    return f"{column_filter} : ({' AND '.join(phrases)})"
+
+
+def _sqlite_matches(
+    terms: list[Term], columns: list[str]
+) -> tuple[str | None, str | None]:
+    """Return the MATCH text for the trigram table and for the grams table."""
+    long_phrases = [_fts_phrase(t.text) for t in terms if not t.short]
+    gram_phrases = [_fts_phrase(g) for t in terms if t.short for g in t.as_grams()]
+    return (
+        _fts_match(long_phrases, columns) if long_phrases else None,
+        _fts_match(gram_phrases, columns) if gram_phrases else None,
+    )
+
+
+def _verify_sql(terms: list[Term], columns: list[str], alias: str) -> Iterator:
+    """Yield (sql, params) checking short terms the grams cannot decide alone."""
+    for term in terms:
+        if term.short and not term.exact_in_grams:
+            checks = " OR ".join(
+                f"instr(lower({alias}.{column}), %s) > 0" for column in columns
+            )
+            yield f"({checks})", [term.text.lower()] * len(columns)
+
+
+def _message_filter_sql(filters: Filters) -> tuple[list[str], list]:
+    # A message a reviewer hid is never found: its text must not show in a snippet.
+    where = ["c.owner_id = %s", "m.hidden_at IS NULL"]
+    params: list = [filters.owner_id]
+    if filters.model:
+        where.append("c.model = %s")
+        params.append(filters.model)
+    if filters.archived is not None:
+        where.append("c.archived = %s")
+        params.append(filters.archived)
+    # Raw SQL: the value must be written the way the ORM stores it (SQLite: UTC text).
+    adapt = connection.ops.adapt_datetimefield_value
+    if filters.since is not None:
+        where.append("m.created_at >= %s")
+        params.append(adapt(filters.since))
+    if filters.until is not None:
+        where.append("m.created_at < %s")
+        params.append(adapt(filters.until))
+    if filters.flagged:
+        where.append("(m.input_sensitive OR m.output_sensitive)")
+    return where, params
+
+
+def _sqlite_message_ids(
+    terms: list[Term], filters: Filters, before: int | None, limit: int
+) -> list[int]:
+    columns = ["content", "reasoning"] if filters.reasoning else ["content"]
+    trigram_match, gram_match = _sqlite_matches(terms, columns)
+    # The table the walk runs down; the other one, if any, is a filter.
+    if trigram_match is not None:
+        walk, walk_match = "conversations_message_fts", trigram_match
+    else:
+        walk, walk_match = "conversations_message_grams", gram_match
+    where, params = _message_filter_sql(filters)
+    where.insert(0, f"{walk} MATCH %s")
+    params.insert(0, walk_match)
+    if trigram_match is not None and gram_match is not None:
+        where.append(
+            "f.rowid IN (SELECT rowid FROM conversations_message_grams"
+            " WHERE conversations_message_grams MATCH %s)"
+        )
+        params.append(gram_match)
+    for sql, extra in _verify_sql(terms, columns, "m"):
+        where.append(sql)
+        params.extend(extra)
+    if before is not None:
+        where.append("f.rowid < %s")
+        params.append(before)
+    sql = (
+        f"SELECT f.rowid FROM {walk} AS f"
+        " JOIN conversations_message AS m ON m.id = f.rowid"
+        " JOIN conversations_conversation AS c ON c.id = m.conversation_id"
+        f" WHERE {' AND '.join(where)} ORDER BY f.rowid DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _sqlite_title_ids(terms: list[Term], filters: Filters, limit: int) -> list[int]:
+    trigram_match, gram_match = _sqlite_matches(terms, ["title"])
+    if trigram_match is not None:
+        walk, walk_match = "conversations_title_fts", trigram_match
+    else:
+        walk, walk_match = "conversations_title_grams", gram_match
+    where = [f"{walk} MATCH %s", "c.owner_id = %s"]
+    params: list = [walk_match, filters.owner_id]
+    if trigram_match is not None and gram_match is not None:
+        where.append(
+            "f.rowid IN (SELECT rowid FROM conversations_title_grams"
+            " WHERE conversations_title_grams MATCH %s)"
+        )
+        params.append(gram_match)
+    for sql, extra in _verify_sql(terms, ["title"], "c"):
+        where.append(sql)
+        params.extend(extra)
+    if filters.model:
+        where.append("c.model = %s")
+        params.append(filters.model)
+    if filters.archived is not None:
+        where.append("c.archived = %s")
+        params.append(filters.archived)
+    sql = (
+        f"SELECT f.rowid FROM {walk} AS f"
+        " JOIN conversations_conversation AS c ON c.id = f.rowid"
+        f" WHERE {' AND '.join(where)} ORDER BY f.rowid DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+# --- PostgreSQL ---------------------------------------------------------------
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _pg_term_sql(term: Term, columns: list[str], alias: str) -> tuple[str, list]:
+    """Return the condition for one term, written so that an index answers it."""
+    if not term.short:
+        sql = " OR ".join(f"{alias}.{column} ILIKE %s" for column in columns)
+        return f"({sql})", [_like_pattern(term.text)] * len(columns)
+    # The expression must be the indexed one, history_grams(<column>), as is.
+    sql = " OR ".join(
+        f"history_grams({alias}.{column}) @> %s::text[]" for column in columns
+    )
+    params: list = [term.as_grams()] * len(columns)
+    if not term.exact_in_grams:
+        exact = " OR ".join(f"{alias}.{column} ILIKE %s" for column in columns)
+        sql = f"({sql}) AND ({exact})"
+        params += [_like_pattern(term.text)] * len(columns)
+    return f"({sql})", params
+
+
+def _pg_message_ids(
+    terms: list[Term], filters: Filters, before: int | None, limit: int
+) -> list[int]:
+    columns = ["content", "reasoning"] if filters.reasoning else ["content"]
+    where, params = _message_filter_sql(filters)
+    for term in terms:
+        sql, extra = _pg_term_sql(term, columns, "m")
+        where.append(sql)
+        params.extend(extra)
+    sql = (
+        "SELECT m.id FROM conversations_message AS m"
+        " JOIN conversations_conversation AS c ON c.id = m.conversation_id"
+        f" WHERE {' AND '.join(where)} AND m.id >= %s AND m.id < %s"
+        " ORDER BY m.id DESC LIMIT %s"
+    )
+    found: list[int] = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id), max(id) FROM conversations_message")
+        lowest, highest = cursor.fetchone()
+        if lowest is None:
+            return []
+        high = min(before, highest + 1) if before is not None else highest + 1
+        window = FIRST_WINDOW
+        while high > lowest and len(found) < limit:
+            low = max(high - window, lowest)
+            cursor.execute(sql, [*params, low, high, limit - len(found)])
+            found.extend(row[0] for row in cursor.fetchall())
+            high = low
+            window = min(window * WINDOW_GROWTH, MAX_WINDOW)
+    return found
+
+
+def _pg_title_ids(terms: list[Term], filters: Filters, limit: int) -> list[int]:
+    # A user has thousands of conversations, not millions: one query, sorted.
+    # A message a reviewer hid is never found: its text must not show in a snippet.
+    where = ["c.owner_id = %s", "m.hidden_at IS NULL"]
+    params: list = [filters.owner_id]
+    for term in terms:
+        sql, extra = _pg_term_sql(term, ["title"], "c")
+        where.append(sql)
+        params.extend(extra)
+    if filters.model:
+        where.append("c.model = %s")
+        params.append(filters.model)
+    if filters.archived is not None:
+        where.append("c.archived = %s")
+        params.append(filters.archived)
+    sql = (
+        "SELECT c.id FROM conversations_conversation AS c"
+        f" WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        return [row[0] for row in cursor.fetchall()]
