@@ -232,6 +232,15 @@ def message_deleted(message_id: int) -> Frame:
     return {"type": "message.deleted", "message_id": message_id}
 
 
+def conversation_updated(conversation_id: int, *, title: str) -> Frame:
+    """The conversation was renamed (by its automatic, model-made title)."""
+    return {
+        "type": "conversation.updated",
+        "conversation_id": conversation_id,
+        "title": title,
+    }
+
+
 def error(code: str, message: str, *, retry_after: int | None = None) -> Frame:
     """A frame from the page was refused; the socket stays open.
 

@@ -776,3 +776,24 @@ async def test_a_failing_reply_finished_listener_does_not_fail_the_reply(
     assert reply.status == "complete"
     types = [f["type"] for f in await frames_on(channel_layer, channel)]
     assert types[-1] == "reply.done"
+
+
+async def test_the_first_exchange_gets_a_model_made_title_announced_to_pages(
+    conversation, channel_layer
+):
+    # The built-in simulator answers both the reply and the title request.
+    channel = await subscribe(channel_layer, conversation)
+
+    await services.send_message(conversation.pk, "How do I bake sourdough bread?")
+    await runner.wait_for_replies()
+
+    refreshed = await database_sync_to_async(Conversation.objects.get)(
+        pk=conversation.pk
+    )
+    update = await next_frame(channel_layer, channel, "conversation.updated")
+    assert update == {
+        "type": "conversation.updated",
+        "conversation_id": conversation.pk,
+        "title": refreshed.title,
+    }
+    assert refreshed.title and refreshed.title != "How do I bake sourdough bread?"

@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from conversations import frames, upstream
+from conversations import frames, titles, upstream
 from conversations.minimax.errors import MiniMaxError
 from conversations.models import Message
 from conversations.relay import (
@@ -82,10 +82,31 @@ def running_reply_ids() -> set[int]:
 
 
 async def wait_for_replies() -> None:
-    """Wait until the replies running in this process have ended (tests, shutdown)."""
+    """Wait until the replies running in this process have ended (tests, shutdown),
+    and the titles they asked for."""
     tasks = list(_running.values())
     if tasks:
         await asyncio.wait(tasks)
+    if _titling:
+        await asyncio.wait(list(_titling))
+
+
+# Title requests under way; held so they are not garbage-collected mid-flight.
+_titling: set[asyncio.Task[None]] = set()
+
+
+def start_title(conversation_id: int) -> None:
+    """Ask the model for a title in the background (titles.py: first exchange only)."""
+    task = asyncio.create_task(_title(conversation_id), name=f"title-{conversation_id}")
+    _titling.add(task)
+    task.add_done_callback(_titling.discard)
+
+
+async def _title(conversation_id: int) -> None:
+    title = await titles.suggest_title(conversation_id)
+    if title:
+        frame = frames.conversation_updated(conversation_id, title=title)
+        await broadcast(conversation_id, frame)
 
 
 # --- Starting, stopping, asking ------------------------------------------------
@@ -477,3 +498,5 @@ class Reply:
             return
         if not saved:
             self.gone = True
+        elif self.state.status == Message.Status.COMPLETE:
+            start_title(self.conversation_id)
