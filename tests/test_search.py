@@ -331,3 +331,10 @@ def test_a_migration_that_rebuilds_the_message_table_does_not_break_search(
     say(conversation, "a second platypus, after the repair")
 
     assert len(found_ids(ada, "platypus")) == 2
+
+
+def test_a_message_a_reviewer_hid_is_never_found(ada, conversation):
+    say(conversation, "the okapi lives in the forest", hidden_at=timezone.now())
+    shown = say(conversation, "another okapi, not hidden")
+
+    assert found_ids(ada, "okapi") == [shown.pk]
