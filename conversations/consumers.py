@@ -1,8 +1,9 @@
 """The websocket of one open conversation (frames: docs/websocket.md).
 
-Browser -> server: message.send, reply.stop, reply.regenerate, reply.resync.
-Server -> browser: message.created, reply.delta, reply.snapshot, reply.done,
-message.deleted, error.
+Browser -> server: message.send, message.edit, branch.switch, reply.stop,
+reply.regenerate, reply.resync.
+Server -> browser: message.created, branch.changed, reply.delta, reply.snapshot,
+reply.done, conversation.updated, error.
 
 The consumer is thin: it checks who is asking and what they sent, and hands the
 work to `services` (the writes that start a reply) and `replies.runner` (stop,
@@ -134,6 +135,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content: dict[str, Any], **kwargs) -> None:
         handlers = {
             "message.send": self.send_message,
+            "message.edit": self.edit_message,
+            "branch.switch": self.switch_branch,
             "reply.stop": self.stop_reply,
             "reply.regenerate": self.regenerate,
             "reply.resync": self.resync,
@@ -169,19 +172,43 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(content, str) or not isinstance(client_id, str):
             await self.send_error("bad_frame", "content and client_id are strings.")
             return
+        content = await self.checked_content(content)
+        if content is not None:
+            await services.send_message(
+                self.conversation_id, content, client_id[:MAX_CLIENT_ID_LENGTH]
+            )
+
+    async def edit_message(self, frame: dict[str, Any]) -> None:
+        message_id, content = frame.get("message_id"), frame.get("content")
+        if not is_id(message_id) or not isinstance(content, str):
+            await self.send_error(
+                "bad_frame", "message_id is a message id and content a string."
+            )
+            return
+        content = await self.checked_content(content)
+        if content is not None:
+            await services.edit_message(self.conversation_id, message_id, content)
+
+    async def switch_branch(self, frame: dict[str, Any]) -> None:
+        message_id = frame.get("message_id")
+        if not is_id(message_id):
+            await self.send_error("bad_frame", "message_id is a message id.")
+            return
+        await services.switch_branch(self.conversation_id, message_id)
+
+    async def checked_content(self, content: str) -> str | None:
+        """Return the message text stripped, or None after saying what is wrong."""
         content = content.strip()
         if not content:
             await self.send_error("empty", "Type a message first.")
-            return
+            return None
         if len(content) > services.MAX_CONTENT_LENGTH:
             await self.send_error(
                 "too_long",
                 f"A message can be at most {services.MAX_CONTENT_LENGTH} characters.",
             )
-            return
-        await services.send_message(
-            self.conversation_id, content, client_id[:MAX_CLIENT_ID_LENGTH]
-        )
+            return None
+        return content
 
     async def stop_reply(self, frame: dict[str, Any]) -> None:
         await runner.request_stop(self.conversation_id)
@@ -211,6 +238,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             return False
         runner.recover_stale_replies(self.conversation_id)
         return True
+
+
+def is_id(value: Any) -> bool:
+    """Whether a frame's value can be a row id (an int, not a bool, in range)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
 
 def parse_frame(text: str | None) -> dict[str, Any] | None:

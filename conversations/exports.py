@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from conversations.models import Conversation, Message
+from conversations.tree import MessageTree
 
 FORMAT = "minimax-chat-export"
 VERSION = 1
@@ -49,7 +50,9 @@ def iso(moment: datetime | None) -> str | None:
 # --- export -------------------------------------------------------------------
 
 
-def exported_message(message: Message) -> dict[str, Any] | None:
+def exported_message(
+    message: Message, parent_id: int | None = None
+) -> dict[str, Any] | None:
     """Return what an export holds of a message, or None to leave it out.
 
     Every format is built from this: a rule about what must never leave the site
@@ -80,6 +83,8 @@ def exported_message(message: Message) -> dict[str, Any] | None:
         }
     return {
         "id": message.pk,
+        # The exported message this one follows (tree.py), null for a first turn.
+        "parent_id": parent_id,
         "role": message.role,
         "sender_name": message.sender_name,
         "content": message.content,
@@ -108,8 +113,24 @@ def exported_message(message: Message) -> dict[str, Any] | None:
 
 
 def exported_conversation(conversation: Conversation) -> dict[str, Any]:
-    """Return a conversation with its settings and exported messages, oldest first."""
-    messages = [exported_message(m) for m in conversation.messages.all()]
+    """Return a conversation with its settings and exported messages, oldest first.
+
+    All branches go, each message with its parent's id (the nearest exported one:
+    a hidden message is left out and its children hang from its parent), and the
+    id of the branch on screen's last exported message.
+    """
+    tree = MessageTree(list(conversation.messages.all()), conversation.active_leaf_id)
+
+    def shown(message: Message | None) -> Message | None:
+        while message is not None and message.hidden:
+            message = tree.by_id.get(message.parent_id)
+        return message
+
+    messages = []
+    for message in tree.messages:
+        parent = shown(tree.by_id.get(message.parent_id))
+        messages.append(exported_message(message, parent.pk if parent else None))
+    leaf = shown(tree.leaf())
     return {
         "id": conversation.pk,
         "title": conversation.title,
@@ -119,8 +140,29 @@ def exported_conversation(conversation: Conversation) -> dict[str, Any]:
         "created_at": iso(conversation.created_at),
         "updated_at": iso(conversation.updated_at),
         "settings": {name: getattr(conversation, name) for name in SETTINGS_FIELDS},
+        "active_leaf_id": leaf.pk if leaf else None,
         "messages": [m for m in messages if m is not None],
     }
+
+
+def active_branch_of(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the exported messages of the branch on screen, oldest first.
+
+    An entry without parent links (an older export) is one branch: all of it.
+    """
+    messages = entry["messages"]
+    if not any("parent_id" in m for m in messages):
+        return messages
+    by_id = {m["id"]: m for m in messages}
+    message = by_id.get(entry.get("active_leaf_id")) or (
+        messages[-1] if messages else None
+    )
+    branch: list[dict[str, Any]] = []
+    while message is not None and len(branch) <= len(messages):
+        branch.append(message)
+        message = by_id.get(message.get("parent_id"))
+    branch.reverse()
+    return branch
 
 
 def with_messages(conversations) -> Any:
@@ -244,7 +286,8 @@ def markdown_conversation(entry: dict[str, Any]) -> str:
             "",
         ]
     parts += ["---", ""]
-    parts += [markdown_message(m) for m in entry["messages"]]
+    # The conversation as it reads on screen: its active branch.
+    parts += [markdown_message(m) for m in active_branch_of(entry)]
     return "\n".join(parts)
 
 

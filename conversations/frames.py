@@ -50,8 +50,15 @@ def message_json(message: Message) -> dict[str, Any]:
     content, reasoning = message.content, message.reasoning
     if message.hidden:
         content, reasoning = str(HIDDEN_PLACEHOLDER), ""
+    # The versions of this turn (tree.py), when whoever loaded it knows them.
+    siblings = message.sibling_ids or ([message.pk] if message.pk else [])
+    version = siblings.index(message.pk) + 1 if message.pk in siblings else 1
     return {
         "id": message.pk,
+        "parent_id": message.parent_id,
+        "sibling_ids": siblings,
+        "version": version,
+        "versions": max(len(siblings), 1),
         "role": message.role,
         "sender_name": message.sender_name,
         "content": content,
@@ -228,8 +235,29 @@ def reply_done(message: Message) -> Frame:
 
 
 def message_deleted(message_id: int) -> Frame:
-    """Regenerate removed a reply."""
+    """A message was removed (no longer sent: regenerate keeps the old reply)."""
     return {"type": "message.deleted", "message_id": message_id}
+
+
+def branch_changed(
+    conversation_id: int, active_leaf_id: int | None, branch: list[Message]
+) -> Frame:
+    """The branch on screen changed (an edit, a regenerate, the version pager).
+
+    `message_ids` is the new branch, oldest first; `messages` its Message JSON, or
+    null when that would make the frame too large: the page then reads the
+    conversation from the JSON API.
+    """
+    frame: Frame = {
+        "type": "branch.changed",
+        "conversation_id": conversation_id,
+        "active_leaf_id": active_leaf_id,
+        "message_ids": [message.pk for message in branch],
+        "messages": [message_json(message) for message in branch],
+    }
+    if wire_size(frame) > MESSAGE_FRAME_BYTES:
+        frame["messages"] = None
+    return frame
 
 
 def conversation_updated(conversation_id: int, *, title: str) -> Frame:

@@ -33,6 +33,7 @@ MESSAGE_SCHEMA = {
     "required": ["role", "content", "created_at"],
     "properties": {
         "id": {"type": ["integer", "null"]},
+        "parent_id": {"type": ["integer", "null"]},
         "role": {"enum": list(Message.Role.values)},
         "sender_name": {"type": "string", "maxLength": 64},
         "content": {"type": "string"},
@@ -96,6 +97,7 @@ CONVERSATION_SCHEMA = {
         "archived": {"type": "boolean"},
         "created_at": _TIMESTAMP,
         "updated_at": _TIMESTAMP,
+        "active_leaf_id": {"type": ["integer", "null"]},
         "settings": {
             "type": "object",
             "additionalProperties": False,
@@ -184,6 +186,32 @@ def _check_entry(index: int, entry: dict[str, Any]) -> None:
                 _("%(where)s: %(value)r is not a date and time.")
                 % {"where": f"{where}.{name}", "value": value}
             )
+    _check_tree(where, entry)
+
+
+def _check_tree(where: str, entry: dict[str, Any]) -> None:
+    """Check the parent links: each names an earlier message (so no loop)."""
+    earlier: set[int] = set()
+    for number, message in enumerate(entry["messages"]):
+        parent = message.get("parent_id")
+        if parent is not None and parent not in earlier:
+            raise ImportRefused(
+                _("%(where)s: no earlier message has the id %(id)s.")
+                % {"where": f"{where}.messages[{number}].parent_id", "id": parent}
+            )
+        if message.get("id") is not None:
+            if message["id"] in earlier:
+                raise ImportRefused(
+                    _("%(where)s: the id %(id)s is used twice.")
+                    % {"where": f"{where}.messages[{number}].id", "id": message["id"]}
+                )
+            earlier.add(message["id"])
+    leaf = entry.get("active_leaf_id")
+    if leaf is not None and leaf not in earlier:
+        raise ImportRefused(
+            _("%(where)s: no message has the id %(id)s.")
+            % {"where": f"{where}.active_leaf_id", "id": leaf}
+        )
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -197,12 +225,27 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 def fingerprint(entry: dict[str, Any]) -> str:
-    """Return the sha256 of an exported conversation, ids left out."""
+    """Return the sha256 of an exported conversation, ids left out.
+
+    Parent links and the active leaf count as positions in the message list, so
+    an imported conversation exported again has the fingerprint of the original.
+    """
+    position = {
+        m["id"]: index for index, m in enumerate(entry["messages"]) if "id" in m
+    }
+
+    def local(value: Any) -> Any:
+        return position.get(value) if value is not None else None
+
     content = {key: value for key, value in entry.items() if key != "id"}
-    content["messages"] = [
-        {key: value for key, value in m.items() if key != "id"}
-        for m in entry["messages"]
-    ]
+    if "active_leaf_id" in content:
+        content["active_leaf_id"] = local(content["active_leaf_id"])
+    content["messages"] = []
+    for m in entry["messages"]:
+        message = {key: value for key, value in m.items() if key != "id"}
+        if "parent_id" in message:
+            message["parent_id"] = local(message["parent_id"])
+        content["messages"].append(message)
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -257,18 +300,45 @@ def _create_conversation(owner, entry: dict[str, Any], mark: str) -> Conversatio
     conversation.pinned = entry.get("pinned", False)
     conversation.archived = entry.get("archived", False)
     conversation.save()
-    Message.objects.bulk_create(
+    messages = Message.objects.bulk_create(
         [_new_message(conversation, m) for m in entry["messages"]]
     )
+    leaf = _link_tree(entry, messages)
     # auto_now / auto_now_add would stamp the import's time: keep the export's.
     times = {
         name: _parse_time(entry[name])
         for name in ("created_at", "updated_at")
         if entry.get(name)
     }
-    if times:
-        Conversation.objects.filter(pk=conversation.pk).update(**times)
+    Conversation.objects.filter(pk=conversation.pk).update(active_leaf=leaf, **times)
     return conversation
+
+
+def _link_tree(entry: dict[str, Any], messages: list[Message]) -> Message | None:
+    """Give the imported messages their parents; return the active leaf.
+
+    A file without parent links (an older export) is one branch, oldest first.
+    """
+    if not messages:
+        return None
+    exported = entry["messages"]
+    if not any("parent_id" in m for m in exported):
+        for previous, message in zip(messages, messages[1:], strict=False):
+            message.parent = previous
+        Message.objects.bulk_update(messages[1:], ["parent"], batch_size=500)
+        return messages[-1]
+    by_export_id = {
+        data["id"]: message
+        for data, message in zip(exported, messages, strict=True)
+        if data.get("id") is not None
+    }
+    linked = []
+    for data, message in zip(exported, messages, strict=True):
+        if data.get("parent_id") is not None:
+            message.parent = by_export_id[data["parent_id"]]
+            linked.append(message)
+    Message.objects.bulk_update(linked, ["parent"], batch_size=500)
+    return by_export_id.get(entry.get("active_leaf_id"), messages[-1])
 
 
 def _new_message(conversation: Conversation, data: dict[str, Any]) -> Message:

@@ -30,6 +30,7 @@ from conversations.minimax.types import (
     DEFAULT_USER_NAME,
     ChatRequest,
 )
+from conversations.tree import MessageTree
 
 TITLE_LENGTH = 60
 # [review] What the owner sees instead of a message a reviewer hid.
@@ -94,6 +95,16 @@ class Conversation(models.Model):
     # {"name", "description", "schema"} from the settings panel: the reply must be
     # JSON that validates against "schema" (response_format json_schema).
     json_schema = models.JSONField(_("JSON schema"), null=True, blank=True)
+    # The end of the branch on screen (tree.py): the last message the user sent,
+    # edited, regenerated or paged to. Null: the newest message's branch.
+    active_leaf = models.ForeignKey(
+        "Message",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("active leaf"),
+    )
     # Toggled by the user in the conversation list.
     pinned = models.BooleanField(_("pinned"), default=False)
     archived = models.BooleanField(_("archived"), default=False)
@@ -150,8 +161,19 @@ class Conversation(models.Model):
         """Return a title made from the first user message: one line, ~60 chars."""
         return Truncator(" ".join(content.split())).chars(TITLE_LENGTH)
 
+    def tree(self) -> MessageTree:
+        """Return all of the conversation's messages as a tree (one query)."""
+        return MessageTree(list(self.messages.all()), self.active_leaf_id)
+
+    def active_branch(self) -> list[Message]:
+        """Return the messages of the branch on screen, oldest first.
+
+        Each carries `sibling_ids` (the versions of its turn) for message_json.
+        """
+        return self.tree().branch()
+
     def history(self) -> list[Turn]:
-        """Return the stored turns to send upstream, oldest first.
+        """Return the active branch's turns to send upstream, oldest first.
 
         Assistant turns that failed, or never got any text, are left out: the model
         would otherwise be shown a half answer, or an empty turn some endpoints
@@ -159,7 +181,7 @@ class Conversation(models.Model):
         reviewer hid is left out too.
         """
         turns: list[Turn] = []
-        for message in self.messages.order_by("created_at", "id"):
+        for message in self.active_branch():
             if message.hidden:  # a reviewer hid it: never sent again
                 continue
             if message.role == Message.Role.USER:
@@ -240,6 +262,17 @@ class Message(models.Model):
         on_delete=models.CASCADE,
         related_name="messages",
         verbose_name=_("conversation"),
+    )
+    # The message this one follows (tree.py): null for a first turn. An edit is a
+    # new user message beside the one it replaces (same parent), a regenerated
+    # reply a new one beside the old.
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     # user: typed in the composer; assistant: a reply from MiniMax.
     role = models.CharField(_("role"), max_length=16, choices=Role)
@@ -323,6 +356,32 @@ class Message(models.Model):
         if self.flagged or self.error_code in (1026, 1027) or self.hidden:
             return f"{self.role} #{self.pk}"
         return f"{self.role}: {Truncator(self.content).chars(40)}"
+
+    # The ids of this turn's versions, oldest first, when the code that loaded the
+    # message knows them (MessageTree.annotate); message_json shows "1 / 1" without.
+    sibling_ids: list[int] | None = None
+    # Set to store a message with no parent although the conversation has some (an
+    # edit of the first turn); see save().
+    is_root = False
+
+    def save(self, *args, **kwargs) -> None:
+        """Store the message; a new one without a parent continues the active branch.
+
+        services give every message its parent; this default keeps a message
+        created elsewhere (the admin, a script, a test) on the branch on screen,
+        as the conversation's new leaf.
+        """
+        adding = self._state.adding and self.parent_id is None and not self.is_root
+        if adding:
+            # The stored leaf, not the in-memory conversation's (it may be stale).
+            conversation = Conversation.objects.get(pk=self.conversation_id)
+            self.parent = conversation.tree().leaf()
+        super().save(*args, **kwargs)
+        if adding:
+            Conversation.objects.filter(pk=self.conversation_id).update(
+                active_leaf=self
+            )
+            self.conversation.active_leaf = self
 
     @property
     def flagged(self) -> bool:

@@ -1,9 +1,12 @@
-"""The writes that start a reply: store the user's turn, or prepare a regenerate.
+"""The writes that start a reply or change the branch on screen: store the
+user's turn, an edit of one (a new branch), prepare a regenerate (a new version of
+the last reply), switch to another version (tree.py).
 
 Each `do_*` function runs in the database thread and writes in one transaction,
-before anything goes upstream; the conversation must be idle (`Busy` otherwise).
-Its frames (message.created for the user's turn, message.deleted for a replaced
-reply) are posted to an `Outbox` and go out only once that transaction has
+before anything goes upstream; the conversation must be idle (`Busy` otherwise:
+a streaming reply is stopped or finished before the branch changes). Its frames
+(message.created for the user's turn, branch.changed for an edit, a regenerate or
+a switch) are posted to an `Outbox` and go out only once that transaction has
 committed (relay.py explains how). Then `replies.runner` takes over: it
 announces the new streaming reply and runs it.
 """
@@ -47,6 +50,17 @@ class NothingToRegenerate(ReplyRefused):
     text = "There is no message to answer again."
 
 
+class NoSuchMessage(ReplyRefused):
+    # Also for another conversation's message: it is not there for this socket.
+    code = "no_such_message"
+    text = "That message is not in this conversation."
+
+
+class NotEditable(ReplyRefused):
+    code = "not_editable"
+    text = "Only your own messages can be edited."
+
+
 # --- Checks and writes (database thread) -----------------------------------------
 
 
@@ -65,11 +79,13 @@ def check_idle_conversation(conversation_id: int) -> Conversation:
 
 
 def create_reply_message(
-    conversation: Conversation, context_trimmed: int = 0
+    conversation: Conversation, parent: Message, context_trimmed: int = 0
 ) -> Message:
+    """Store an empty streaming reply to `parent`, as the conversation's leaf."""
     now = timezone.now()
-    return Message.objects.create(
+    reply = Message.objects.create(
         conversation=conversation,
+        parent=parent,
         context_trimmed=context_trimmed,
         role=Message.Role.ASSISTANT,
         sender_name=conversation.reply_sender_name(),
@@ -77,48 +93,119 @@ def create_reply_message(
         created_at=now,
         checkpoint_at=now,
     )
+    conversation.active_leaf = reply
+    conversation.save(update_fields=["active_leaf", "updated_at"])
+    return reply
+
+
+def start_reply_to(
+    outbox: Outbox, conversation: Conversation, prompt: Message
+) -> tuple[Message, ChatRequest]:
+    """Make `prompt` the leaf, build the request for its branch, store the reply.
+
+    Announces the new branch (branch.changed) once the transaction commits.
+    """
+    conversation.active_leaf = prompt
+    request, left_out = conversation.chat_request_in_window()
+    reply = create_reply_message(conversation, prompt, left_out)
+    tree = conversation.tree()
+    branch = tree.branch()
+    reply.sibling_ids = tree.siblings(reply)
+    outbox.post_on_commit(
+        conversation.pk, frames.branch_changed(conversation.pk, reply.pk, branch)
+    )
+    return reply, request
 
 
 def do_store_user_message(
     outbox: Outbox, conversation_id: int, content: str, client_id: str = ""
 ) -> tuple[Message, Message, ChatRequest, dict[str, Any] | None]:
-    """Store the user's message and an empty streaming reply; return the request."""
+    """Store the user's message after the branch's last one, and an empty
+    streaming reply; return the request."""
     with transaction.atomic():
         conversation = check_idle_conversation(conversation_id)
-        user_message = Message.objects.create(
+        user_message = Message(
             conversation=conversation,
+            parent=conversation.tree().leaf(),
             role=Message.Role.USER,
             sender_name=conversation.user_name,
             content=content,
         )
+        user_message.is_root = user_message.parent is None
+        user_message.save()
         outbox.post_on_commit(
             conversation_id, frames.message_created(user_message, client_id)
         )
         if not conversation.title:
             conversation.title = conversation.title_from(content)
-        conversation.save(update_fields=["title", "updated_at"])
+        conversation.active_leaf = user_message
+        conversation.save(update_fields=["title", "active_leaf", "updated_at"])
         request, left_out = conversation.chat_request_in_window()
-        reply = create_reply_message(conversation, left_out)
+        reply = create_reply_message(conversation, user_message, left_out)
     return user_message, reply, request, conversation.json_schema
+
+
+def do_edit_message(
+    outbox: Outbox, conversation_id: int, message_id: int, content: str
+) -> tuple[Message, Message, ChatRequest, dict[str, Any] | None]:
+    """Store an edited user message beside the one it replaces, and a reply to it.
+
+    The old message and everything after it stay: a branch the pager returns to.
+    """
+    with transaction.atomic():
+        conversation = check_idle_conversation(conversation_id)
+        original = conversation.messages.filter(pk=message_id).first()
+        if original is None:
+            raise NoSuchMessage
+        if original.role != Message.Role.USER:
+            raise NotEditable
+        edited = Message(
+            conversation=conversation,
+            parent_id=original.parent_id,
+            role=Message.Role.USER,
+            sender_name=conversation.user_name,
+            content=content,
+        )
+        edited.is_root = original.parent_id is None
+        edited.save()
+        reply, request = start_reply_to(outbox, conversation, edited)
+    return edited, reply, request, conversation.json_schema
 
 
 def do_prepare_regenerate(
     outbox: Outbox, conversation_id: int
 ) -> tuple[Message, ChatRequest, dict[str, Any] | None]:
-    """Delete the last reply and store a new streaming one for the same user turn."""
+    """Store a new streaming reply beside the branch's last one (which stays)."""
     with transaction.atomic():
         conversation = check_idle_conversation(conversation_id)
-        last = conversation.messages.order_by("-created_at", "-id").first()
+        tree = conversation.tree()
+        last = tree.leaf()
         if last is not None and last.role == Message.Role.ASSISTANT:
-            outbox.post_on_commit(conversation_id, frames.message_deleted(last.pk))
-            last.delete()
-            last = conversation.messages.order_by("-created_at", "-id").first()
+            last = tree.by_id.get(last.parent_id)
         if last is None or last.role != Message.Role.USER:
             raise NothingToRegenerate
-        conversation.save(update_fields=["updated_at"])
-        request, left_out = conversation.chat_request_in_window()
-        reply = create_reply_message(conversation, left_out)
+        reply, request = start_reply_to(outbox, conversation, last)
     return reply, request, conversation.json_schema
+
+
+def do_switch_branch(outbox: Outbox, conversation_id: int, message_id: int) -> None:
+    """Show the newest branch through `message_id` (a version of some turn)."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        runner.recover_stale_replies(conversation_id)
+        if conversation.messages.streaming().exists():
+            raise Busy
+        tree = conversation.tree()
+        if message_id not in tree:
+            raise NoSuchMessage
+        leaf = tree.newest_leaf_under(message_id)
+        # .update(): paging through versions is not news for the conversation list.
+        Conversation.objects.filter(pk=conversation_id).update(active_leaf=leaf)
+        tree.active_leaf_id = leaf.pk
+        outbox.post_on_commit(
+            conversation_id,
+            frames.branch_changed(conversation_id, leaf.pk, tree.branch()),
+        )
 
 
 # --- What the consumer calls ---------------------------------------------------------
@@ -137,8 +224,21 @@ async def send_message(
     return user_message
 
 
+async def edit_message(conversation_id: int, message_id: int, content: str) -> Message:
+    """Store the edited message as a new branch, then stream the reply to it."""
+    edited, reply_message, request, json_schema = await run_write(
+        do_edit_message, conversation_id, message_id, content
+    )
+    await runner.start_reply(reply_message, request, json_schema, prompt_id=edited.pk)
+    return edited
+
+
+async def switch_branch(conversation_id: int, message_id: int) -> None:
+    await run_write(do_switch_branch, conversation_id, message_id)
+
+
 async def regenerate(conversation_id: int) -> Message:
-    """Replace the last reply with a new one for the same user message."""
+    """Answer the last user message again; the old reply stays as a version."""
     reply_message, request, json_schema = await run_write(
         do_prepare_regenerate, conversation_id
     )

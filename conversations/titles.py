@@ -70,13 +70,14 @@ def _title_request_for(conversation_id: int) -> ChatRequest | None:
     conversation = Conversation.objects.filter(pk=conversation_id).first()
     if conversation is None or conversation.title_source != TitleSource.AUTO:
         return None
-    messages = conversation.messages.order_by("created_at", "id")
-    users = list(messages.filter(role=Message.Role.USER)[:2])
-    # Only the first exchange is titled: later calls leave the title alone.
+    branch = conversation.active_branch()
+    users = [m for m in branch if m.role == Message.Role.USER]
+    # Only the first exchange is titled: later calls leave the title alone. (An
+    # edit of the first message is a first exchange again, on its own branch.)
     if len(users) != 1:
         return None
     user = users[0]
-    reply = messages.filter(role=Message.Role.ASSISTANT).first()
+    reply = next((m for m in branch if m.role == Message.Role.ASSISTANT), None)
     return title_request(conversation, user.content, reply.content if reply else "")
 
 

@@ -79,7 +79,18 @@ def record_reply(reply: Message) -> list[ReviewItem]:
 
 
 def prompt_of(reply: Message) -> Message | None:
-    """Return the user's message the reply answers (the last one before it)."""
+    """Return the user's message the reply answers: the nearest user message
+    above it on its branch (its parent, unless the tree says otherwise)."""
+    if reply.parent_id is not None:
+        message = reply.parent
+        seen = set()
+        while message is not None and message.pk not in seen:
+            if message.role == Message.Role.USER:
+                return message
+            seen.add(message.pk)
+            message = message.parent
+        return None
+    # A message with no parent (stored before branching): the last one before it.
     return (
         Message.objects.filter(
             conversation_id=reply.conversation_id, role=Message.Role.USER

@@ -191,7 +191,7 @@ async def test_stop_keeps_the_text_so_far(
     assert (reply.status, reply.content) == ("stopped", "one two three")
 
 
-async def test_regenerate_replaces_the_reply(
+async def test_regenerate_keeps_the_old_reply_as_a_version(
     conversation, user, fake_minimax, open_socket
 ):
     socket = await open_socket(user, conversation.pk)
@@ -202,9 +202,14 @@ async def test_regenerate_replaces_the_reply(
     await socket.send_json_to({"type": "reply.regenerate"})
     frames = await receive_until(socket, "reply.done")
 
-    assert frames[0] == {"type": "message.deleted", "message_id": first["id"]}
+    assert frames[0]["type"] == "branch.changed"
     assert frames[-1]["message"]["content"] == "Hi again."
-    assert [m.content for m in await stored(conversation)] == ["Hi", "Hi again."]
+    assert frames[-1]["message"]["versions"] == 2
+    assert [m.content for m in await stored(conversation)] == [
+        "Hi",
+        first["content"],
+        "Hi again.",
+    ]
 
 
 # --- A reply outlives its page ------------------------------------------------

@@ -87,12 +87,19 @@ def export_json(client, url="/api/export/?format=json"):
 
 
 def without_ids(document):
+    """Return the document with its ids left out, and links to messages as
+    positions in the conversation's message list."""
     document = json.loads(json.dumps(document))
     document.pop("exported_at")
     for conversation in document["conversations"]:
         conversation.pop("id")
+        position = {m["id"]: n for n, m in enumerate(conversation["messages"])}
+        leaf = conversation["active_leaf_id"]
+        conversation["active_leaf_id"] = position[leaf] if leaf else None
         for message in conversation["messages"]:
             message.pop("id")
+            parent = message["parent_id"]
+            message["parent_id"] = position[parent] if parent else None
     return document
 
 

@@ -14,6 +14,10 @@ pytestmark = pytest.mark.django_db
 
 MESSAGE_KEYS = {
     "id",
+    "parent_id",
+    "sibling_ids",
+    "version",
+    "versions",
     "context_trimmed",
     "partial",
     "role",

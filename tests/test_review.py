@@ -110,9 +110,10 @@ async def test_regenerating_keeps_the_item_of_the_replaced_reply(
     all_items = await get_items()
     output_items = [i for i in all_items if i.direction == Direction.OUTPUT]
     input_items = [i for i in all_items if i.direction == Direction.INPUT]
-    # The replaced reply's item keeps its text; the prompt still has one item.
+    # The replaced reply stays (a version of the turn), with its item; the
+    # prompt still has one item.
     assert len(output_items) == 2
-    assert output_items[0].message_id is None
+    assert output_items[0].message_id == first_reply.pk
     assert output_items[0].text == first_text
     assert output_items[0].conversation_id == conversation.pk
     assert len(input_items) == 1

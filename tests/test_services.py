@@ -367,7 +367,7 @@ async def test_reasoning_is_kept_apart_from_the_answer(
     assert "".join(f["reasoning"] for f in deltas) == "Think first."
 
 
-async def test_regenerate_replaces_the_last_reply(
+async def test_regenerate_keeps_the_last_reply_as_a_version(
     conversation, fake_minimax, channel_layer
 ):
     await services.send_message(conversation.pk, "Tell me a joke")
@@ -379,12 +379,16 @@ async def test_regenerate_replaces_the_last_reply(
     await services.regenerate(conversation.pk)
     await runner.wait_for_replies()
 
-    user_message, new_reply = await get_messages(conversation)
+    user_message, kept, new_reply = await get_messages(conversation)
     assert user_message.content == "Tell me a joke"
-    assert new_reply.pk != old_reply.pk
+    assert kept.pk == old_reply.pk
+    assert new_reply.parent_id == kept.parent_id == user_message.pk
     assert (new_reply.content, new_reply.status) == ("A better joke.", "complete")
     frames = await frames_on(channel_layer, channel)
-    assert frames[0] == {"type": "message.deleted", "message_id": old_reply.pk}
+    assert frames[0]["type"] == "branch.changed"
+    assert frames[0]["message_ids"] == [user_message.pk, new_reply.pk]
+    assert frames[0]["messages"][-1]["sibling_ids"] == [old_reply.pk, new_reply.pk]
+    assert frames[0]["messages"][-1]["version"] == 2
     assert [(m.role, m.content) for m in fake_minimax.requests[-1].messages] == [
         ("user", "Tell me a joke")
     ]
@@ -400,7 +404,8 @@ async def test_regenerate_retries_after_an_error(
     await services.regenerate(conversation.pk)
     await runner.wait_for_replies()
 
-    _, reply = await get_messages(conversation)
+    _, failed, reply = await get_messages(conversation)
+    assert failed.status == "error"
     assert (reply.status, reply.content) == ("complete", "Hello, world.")
 
 

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from conversations import frames, titles, upstream
 from conversations.minimax.errors import MiniMaxError
-from conversations.models import Message
+from conversations.models import Conversation, Message
 from conversations.relay import (
     Outbox,
     broadcast,
@@ -164,13 +164,13 @@ async def request_snapshot(
 
 
 def last_reply(conversation_id: int) -> Message | None:
-    return (
-        Message.objects.filter(
-            conversation_id=conversation_id, role=Message.Role.ASSISTANT
-        )
-        .order_by("-created_at", "-id")
-        .first()
-    )
+    """Return the last reply of the branch on screen, with its versions."""
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        return None
+    tree = conversation.tree()
+    replies = [m for m in tree.branch() if m.role == Message.Role.ASSISTANT]
+    return replies[-1] if replies else None
 
 
 # --- Recovering replies a dead process left streaming (database thread) -------

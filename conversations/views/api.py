@@ -87,7 +87,7 @@ def api_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse
         data = frames.conversation_json(conversation)
         data["messages"] = [
             frames.message_json(m)
-            for m in conversation.messages.order_by("created_at", "id")
+            for m in conversation.active_branch()
         ]
         return JsonResponse(data)
     payload = read_settings(request)

@@ -28,7 +28,7 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         )
         messages = [
             frames.message_json(m)
-            for m in conversation.messages.order_by("created_at", "id")
+            for m in conversation.active_branch()
         ]
     sidebar = (
         Conversation.objects.for_user(request.user)
