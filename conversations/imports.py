@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import jsonschema
@@ -323,7 +324,7 @@ def _link_tree(entry: dict[str, Any], messages: list[Message]) -> Message | None
         return None
     exported = entry["messages"]
     if not any("parent_id" in m for m in exported):
-        for previous, message in zip(messages, messages[1:], strict=False):
+        for previous, message in pairwise(messages):
             message.parent = previous
         Message.objects.bulk_update(messages[1:], ["parent"], batch_size=500)
         return messages[-1]

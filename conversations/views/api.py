@@ -86,8 +86,7 @@ def api_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse
     if request.method == "GET":
         data = frames.conversation_json(conversation)
         data["messages"] = [
-            frames.message_json(m)
-            for m in conversation.active_branch()
+            frames.message_json(m) for m in conversation.active_branch()
         ]
         return JsonResponse(data)
     payload = read_settings(request)

@@ -26,10 +26,7 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         conversation = get_object_or_404(
             Conversation.objects.for_user(request.user), pk=conversation_id
         )
-        messages = [
-            frames.message_json(m)
-            for m in conversation.active_branch()
-        ]
+        messages = [frames.message_json(m) for m in conversation.active_branch()]
     sidebar = (
         Conversation.objects.for_user(request.user)
         .filter(archived=False)
