@@ -1,6 +1,7 @@
 // Writing and sending: the composer, send and stop, and which controls are usable.
 // The first message of a new chat creates the conversation (POST) before it is sent.
 import { apiFetch } from "../common/api.js";
+import { canChangeBranch } from "./editor.js";
 import { pendingKey } from "./store.js";
 import { addSidebarItem } from "./sidebar.js";
 
@@ -25,11 +26,19 @@ export function refreshControls(app) {
   const streaming = store.streamingReply();
   ui.stop.hidden = !streaming;
   const lastKey = store.lastAssistantKey();
+  const branchable = canChangeBranch(app);
   for (const [key, view] of app.views) {
-    const button = view.parts.tools?.regenerate;
+    const tools = view.parts.tools;
+    if (!tools) continue;
     const status = store.get(key)?.status;
     const finished = status !== "streaming" && status !== "error";
-    if (button) button.hidden = key !== lastKey || !finished || Boolean(streaming) || !app.socket?.open;
+    if (tools.regenerate) {
+      tools.regenerate.hidden = key !== lastKey || !finished || Boolean(streaming) || !app.socket?.open;
+    }
+    // Editing and paging change the branch: not while a reply streams.
+    if (tools.edit) tools.edit.disabled = !branchable;
+    tools.prev.disabled = !branchable || tools.prev.dataset.end === "true";
+    tools.next.disabled = !branchable || tools.next.dataset.end === "true";
   }
 }
 
@@ -99,6 +108,13 @@ export function setUpComposer(app) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       submitMessage(app);
+    } else if (
+      event.key === "ArrowUp" &&
+      !ui.composer.value &&
+      !(event.shiftKey || event.ctrlKey || event.metaKey || event.altKey || event.isComposing)
+    ) {
+      // An empty composer: Arrow-Up edits the last message sent (as in Slack).
+      if (app.editLastMessage()) event.preventDefault();
     }
   });
   ui.composer.addEventListener("input", () => app.refreshControls());

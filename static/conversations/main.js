@@ -5,6 +5,7 @@ import { apiFetch } from "../common/api.js";
 import { pageData } from "../common/dom.js";
 import { loadStrings } from "../common/i18n.js";
 import { failPendingSend, refreshControls, setUpComposer, submitMessage } from "./composer.js";
+import { canChangeBranch, closeEditor, editRefused, openEditor } from "./editor.js";
 import { createMessageView, renderMessage } from "./render.js";
 import { SettingsPanel } from "./settings.js";
 import { setUpShortcuts } from "./shortcuts.js";
@@ -40,6 +41,7 @@ const app = {
   views: new Map(), // the same keys as the store: each message's DOM (render.js)
   socket: null,
   pendingSend: null, // {clientId, content} until the reply starts or is refused
+  editor: null, // the open message editor (editor.js), if any
   creating: false,
   settings: null,
 
@@ -61,6 +63,14 @@ const app = {
     app.views.get(key)?.el.remove();
     app.views.delete(key);
     app.refreshControls();
+  },
+  // Edit the last user message on screen (Arrow-Up in an empty composer).
+  editLastMessage() {
+    const view = app.views.get(app.store.lastUserKey());
+    if (!view) return false;
+    openEditor(app, view);
+    view.el.scrollIntoView({ block: "nearest" });
+    return app.editor?.view === view;
   },
   onSchemaChange() {
     for (const key of app.store.keys()) scheduleRender(key);
@@ -136,8 +146,11 @@ function apply(effects) {
     if (view) app.views.set(newKey, view);
     if (dirty.delete(oldKey)) dirty.add(newKey);
   }
+  if (effects.branchChanged) closeEditor(app);
   for (const key of effects.changed) scheduleRender(key);
   for (const key of effects.removed) app.removeMessage(key);
+  if (effects.order) showInOrder(effects.order);
+  if (effects.refetch) catchUp();
   if (effects.resync) app.sendFrame({ type: "reply.resync" });
   if (effects.userStored) {
     nameSidebarItem(app.conversation, effects.userStored.content);
@@ -147,8 +160,14 @@ function apply(effects) {
   if (effects.error) onFrameError(effects.error);
 }
 
+// The list shows the branch in its order: views are created as needed and moved.
+function showInOrder(keys) {
+  for (const key of keys) ui.list.append(viewFor(key).el);
+}
+
 function onFrameError(frame) {
   app.showNotice(T.frame_errors?.[frame.code] || frame.message);
+  editRefused(app);
   if (app.pendingSend && frame.code !== "nothing_to_regenerate") failPendingSend(app);
   app.refreshControls();
 }
@@ -212,10 +231,14 @@ function flashCopied(button, label) {
   }, 1500);
 }
 
-function messageDataOf(button) {
+function messageViewOf(button) {
   const item = button.closest('[data-testid="message"]');
-  for (const view of app.views.values()) if (view.el === item) return view.data;
+  for (const view of app.views.values()) if (view.el === item) return view;
   return null;
+}
+
+function messageDataOf(button) {
+  return messageViewOf(button)?.data ?? null;
 }
 
 ui.list.addEventListener("click", async (event) => {
@@ -224,6 +247,15 @@ ui.list.addEventListener("click", async (event) => {
   if (button.dataset.action === "regenerate") {
     app.showNotice("");
     app.sendFrame({ type: "reply.regenerate" });
+  } else if (button.dataset.action === "edit") {
+    const view = messageViewOf(button);
+    if (view) openEditor(app, view);
+  } else if (button.dataset.action === "switch") {
+    const target = Number(button.dataset.target);
+    if (target && canChangeBranch(app)) {
+      app.showNotice("");
+      app.sendFrame({ type: "branch.switch", message_id: target });
+    }
   } else if (button.dataset.action === "copy-message") {
     // The message as its author wrote it: Markdown, not the rendered text.
     const data = messageDataOf(button);

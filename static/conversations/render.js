@@ -1,6 +1,6 @@
 // One message's DOM: header (sender, badges), reasoning, the "thinking" wait, body,
-// notes, and the toolbar (copy, regenerate, speak, time; a slot kept for the edit
-// button and version pager of branching, which the data model cannot hold yet).
+// notes, and the toolbar (copy, edit, regenerate, speak, the version pager
+// "‹ 2 / 3 ›" of a turn with several versions, time).
 // renderMessage() is called at most once per animation frame per message (main.js
 // batches); the body's markdown is incremental (MarkdownView, common/markdown.js).
 // The helpers that only compute text are exported for tests/js/.
@@ -59,6 +59,20 @@ export function timeLabel(iso, lang, now = new Date()) {
   }).format(when);
   const full = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "medium" }).format(when);
   return { short, full };
+}
+
+// The pager's label and the ids its buttons switch to (null at either end), or
+// null for a turn with one version.
+export function versionPager(data) {
+  const ids = data.sibling_ids || [];
+  if (!data.id || ids.length < 2) return null;
+  const index = ids.indexOf(data.id);
+  if (index < 0) return null;
+  return {
+    label: `${index + 1} / ${ids.length}`,
+    prev: index > 0 ? ids[index - 1] : null,
+    next: index < ids.length - 1 ? ids[index + 1] : null,
+  };
 }
 
 // Waiting for the first token: a reply that streams and has shown nothing yet.
@@ -177,6 +191,9 @@ function renderToolbar(view, data, ctx) {
   if (!parts.tools) {
     const isUser = data.role === "user";
     const copy = iconButton("copy", T.copy_message, { "data-testid": "copy-message", dataset: { action: "copy-message" } });
+    const edit = isUser
+      ? iconButton("pencil", T.edit, { class: "edit", "data-testid": "edit", dataset: { action: "edit" } })
+      : null;
     const regenerate = isUser
       ? null
       : iconButton("refresh-cw", T.regenerate, { class: "regenerate", dataset: { action: "regenerate" } });
@@ -184,15 +201,28 @@ function renderToolbar(view, data, ctx) {
     const speak = isUser
       ? null
       : el("a", { class: "icon-button speak", "data-testid": "speak", "aria-label": T.speak, title: T.speak }, icon("volume-2"));
-    // Branching (edit a message into a new branch, "‹ 2 / 3 ›") will fill this.
-    const versions = el("span", { class: "versions", dataset: { slot: "versions" } });
+    // The versions of this turn (an edit, a regenerate): "‹ 2 / 3 ›".
+    const prev = iconButton("chevron-left", T.version_prev, {
+      class: "version-prev",
+      "data-testid": "version-prev",
+      dataset: { action: "switch" },
+    });
+    const next = iconButton("chevron-right", T.version_next, {
+      class: "version-next",
+      "data-testid": "version-next",
+      dataset: { action: "switch" },
+    });
+    const label = el("span", { class: "version-label", "data-testid": "version-label", "aria-live": "polite" });
+    const versions = el("span", { class: "versions", role: "group", "aria-label": T.versions }, prev, label, next);
     const time = el("time", { class: "message-time" });
-    parts.actions.append(...[copy, regenerate, speak, versions, time].filter(Boolean));
-    parts.tools = { copy, regenerate, speak, time };
+    parts.actions.append(...[copy, edit, regenerate, speak, versions, time].filter(Boolean));
+    parts.tools = { copy, edit, regenerate, speak, versions, prev, next, label, time };
   }
-  const { copy, speak, time } = parts.tools;
+  const { copy, edit, speak, time } = parts.tools;
   const finished = data.status !== "streaming" && data.status !== "sending";
   copy.hidden = !data.content || !finished;
+  if (edit) edit.hidden = !data.id || !finished;
+  renderPager(view, data);
   if (speak) {
     const shown = Boolean(data.id && data.content && finished);
     speak.hidden = !shown;
@@ -205,6 +235,20 @@ function renderToolbar(view, data, ctx) {
     time.textContent = label.short;
     time.title = label.full;
   }
+}
+
+function renderPager(view, data) {
+  const { versions, prev, next, label } = view.parts.tools;
+  const pager = versionPager(data);
+  versions.hidden = !pager;
+  view.el.toggleAttribute("data-versions", Boolean(pager));
+  if (!pager) return;
+  label.textContent = pager.label;
+  prev.dataset.target = pager.prev ?? "";
+  next.dataset.target = pager.next ?? "";
+  // Disabled at either end here; refreshControls also disables both while busy.
+  prev.dataset.end = String(pager.prev === null);
+  next.dataset.end = String(pager.next === null);
 }
 
 function renderReasoning(view, data, T) {

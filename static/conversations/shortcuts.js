@@ -1,7 +1,7 @@
 // Keyboard shortcuts (the list is the page's <dialog id="shortcuts">, shown by "?").
 // Ctrl (or ⌘) + Shift + O: new chat; Shift + Esc: the message box; Esc: stop the
-// reply; Ctrl + .: the settings panel. Arrow-Up to edit the last message comes with
-// branching (editing needs it).
+// reply; Ctrl + .: the settings panel; Arrow-Up in the empty message box: edit the
+// last message (composer.js; Esc and Ctrl + Enter in the editor: editor.js).
 import { stopReply } from "./composer.js";
 
 const typing = (target) =>

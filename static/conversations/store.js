@@ -25,6 +25,9 @@ function effects() {
     userStored: null, // a user message the server stored (names the sidebar item)
     replyStarted: false, // a reply began: the message being sent got through
     error: null, // an error frame
+    order: null, // keys in the order the list shows them (the branch changed)
+    branchChanged: false, // an edit, a regenerate or the pager changed the branch
+    refetch: false, // the branch changed but the frame was too large to carry it
   };
 }
 
@@ -119,6 +122,13 @@ export class MessageStore {
       case "reply.done":
         out.changed.push(this.upsert(frame.message));
         return out;
+      case "branch.changed":
+        out.branchChanged = true;
+        if (!frame.messages) {
+          out.refetch = true;
+          return out;
+        }
+        return this.replaceBranch(frame.messages, out);
       case "message.deleted":
         if (this.remove(frame.message_id)) out.removed.push(frame.message_id);
         return out;
@@ -144,23 +154,43 @@ export class MessageStore {
     return out;
   }
 
-  // After a reconnect: take the conversation as the API has it now.
-  merge(serverMessages) {
-    const out = effects();
-    const seen = new Set();
+  // The branch on screen is now `serverMessages` (oldest first): messages not on it
+  // go, the others are taken as sent, in its order. A message still being sent
+  // (client key) stays at the end.
+  replaceBranch(serverMessages, out = effects()) {
+    const previous = this.messages;
+    this.messages = new Map();
     for (const data of serverMessages) {
-      seen.add(data.id);
-      const current = this.messages.get(data.id);
-      // A streaming reply is the socket's business (it sends a snapshot on connect).
-      if (current?.status === "streaming" && data.status === "streaming") continue;
-      out.changed.push(this.upsert(data));
+      const current = previous.get(data.id);
+      // The socket's deltas may be ahead of the frame for a streaming reply.
+      const keep = current?.status === "streaming" && data.status === "streaming";
+      this.messages.set(data.id, keep ? { ...current, ...versionsOf(data) } : data);
+      out.changed.push(data.id);
     }
-    for (const key of this.keys()) {
-      if (typeof key === "number" && !seen.has(key)) {
-        this.remove(key);
-        out.removed.push(key);
-      }
+    for (const [key, data] of previous) {
+      if (typeof key === "string") this.messages.set(key, data);
+      else if (!this.messages.has(key)) out.removed.push(key);
     }
+    out.order = this.keys();
     return out;
   }
+
+  // The last user message on screen (Arrow-Up edits it), or null.
+  lastUserKey() {
+    let last = null;
+    for (const [key, data] of this.messages) if (data.role === "user" && data.id) last = key;
+    return last;
+  }
+
+  // After a reconnect (or a branch too large for its frame): take the branch as the
+  // API has it now.
+  merge(serverMessages) {
+    return this.replaceBranch(serverMessages);
+  }
+}
+
+// The tree fields of a message (its versions), for a streaming copy kept as it is.
+function versionsOf(data) {
+  const { parent_id, sibling_ids, version, versions } = data;
+  return { parent_id, sibling_ids, version, versions };
 }

@@ -28,11 +28,30 @@ SCRUBBED_PREFIX = "MINIMAX_"
 USER_PASSWORD = "browser-test-Pa55word"
 
 
+# Ports handed out by free_port in this process (TEST_PORT_RANGE).
+_given_ports: set[int] = set()
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now.
+
+    With TEST_PORT_RANGE (e.g. "9100-9199": a machine shared by several test
+    runs), one from that range not handed out before; otherwise any.
+    """
+    span = os.environ.get("TEST_PORT_RANGE")
+    if not span:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    low, high = (int(part) for part in span.split("-"))
+    for port in range(low, high + 1):
+        if port in _given_ports:
+            continue
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", port))
+            _given_ports.add(port)
+            return port
+    raise RuntimeError(f"No free port in TEST_PORT_RANGE {span}")
 
 
 def site_env(db_path: Path, **overrides: str) -> dict[str, str]:
