@@ -1,6 +1,7 @@
 """A long conversation sends only what fits the model's window, and says so."""
 
 import json
+from itertools import pairwise
 
 import pytest
 from channels.db import database_sync_to_async
@@ -17,7 +18,7 @@ def long_conversation(user, model: str, dialect: str, turns: int) -> Conversatio
     conversation = Conversation.objects.create(
         owner=user, model=model, dialect=dialect, system_prompt="You are a tea expert."
     )
-    Message.objects.bulk_create(
+    messages = Message.objects.bulk_create(
         Message(
             conversation=conversation,
             role="user" if n % 2 == 0 else "assistant",
@@ -25,6 +26,12 @@ def long_conversation(user, model: str, dialect: str, turns: int) -> Conversatio
         )
         for n in range(turns)
     )
+    # bulk_create skips Message.save(): link the turns into one branch by hand.
+    for previous, message in pairwise(messages):
+        message.parent = previous
+    Message.objects.bulk_update(messages[1:], ["parent"])
+    conversation.active_leaf = messages[-1] if messages else None
+    conversation.save()
     return conversation
 
 
