@@ -10,9 +10,8 @@ announces the new streaming reply and runs it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.utils import timezone
