@@ -179,11 +179,17 @@ class Conversation(models.Model):
         """Return the request for the next reply, in this conversation's dialect."""
         return self.chat_request_in_window(stream=stream)[0]
 
-    def chat_request_in_window(self, *, stream: bool = True) -> tuple[ChatRequest, int]:
+    def chat_request_in_window(
+        self, *, stream: bool = True, new_turns: list[Turn] | None = None
+    ) -> tuple[ChatRequest, int]:
         """Return the request with the history that fits the model's context window,
-        and how many of the oldest turns were left out (context.py)."""
+        and how many of the oldest turns were left out (context.py).
+
+        `new_turns` follow the stored history: a user turn about to be stored.
+        """
         settings = self.prompt_settings()
-        turns, left_out = fit_history(self.history(), history_budget(settings))
+        history = self.history() + list(new_turns or ())
+        turns, left_out = fit_history(history, history_budget(settings))
         return build_chat_request(settings, turns, stream=stream), left_out
 
     def reply_sender_name(self) -> str:

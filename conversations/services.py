@@ -10,12 +10,14 @@ announces the new streaming reply and runs it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from conversations import frames, limits
+from conversations.minimax.prompting import Turn
 from conversations.models import Conversation, Message
 from conversations.relay import Outbox, run_write
 from conversations.replies import runner
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from conversations.minimax.types import ChatRequest
 
 MAX_CONTENT_LENGTH = 32_000
+# A conversation's updated_at moves on a send only when it is older than this.
+TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 class ReplyRefused(Exception):
@@ -56,19 +60,16 @@ def check_idle_conversation(conversation_id: int) -> Conversation:
     Also raises limits.RateLimited when its owner may not start another reply now.
     """
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-    runner.recover_stale_replies(conversation_id)
-    if conversation.messages.streaming().exists():
+    if runner.streaming_reply_ids(conversation_id):
         raise Busy
     limits.check_concurrent_replies(conversation.owner_id)
     limits.check_message_rate(conversation.owner_id)
     return conversation
 
 
-def create_reply_message(
-    conversation: Conversation, context_trimmed: int = 0
-) -> Message:
+def new_reply_message(conversation: Conversation, context_trimmed: int = 0) -> Message:
     now = timezone.now()
-    return Message.objects.create(
+    return Message(
         conversation=conversation,
         context_trimmed=context_trimmed,
         role=Message.Role.ASSISTANT,
@@ -79,26 +80,59 @@ def create_reply_message(
     )
 
 
+def create_reply_message(
+    conversation: Conversation, context_trimmed: int = 0
+) -> Message:
+    reply = new_reply_message(conversation, context_trimmed)
+    reply.save(force_insert=True)
+    return reply
+
+
+def touch_conversation(conversation: Conversation, first_content: str) -> None:
+    """Give the conversation its title (first message) and move it up the list.
+
+    `updated_at` (the list's order) is written only when it is older than
+    TOUCH_INTERVAL: a conversation in use is not rewritten on every message.
+    """
+    fields = []
+    if not conversation.title:
+        conversation.title = conversation.title_from(first_content)
+        fields.append("title")
+    if fields or conversation.updated_at < timezone.now() - TOUCH_INTERVAL:
+        conversation.save(update_fields=[*fields, "updated_at"])
+
+
 def do_store_user_message(
     outbox: Outbox, conversation_id: int, content: str, client_id: str = ""
 ) -> tuple[Message, Message, ChatRequest, dict[str, Any] | None]:
-    """Store the user's message and an empty streaming reply; return the request."""
+    """Store the user's message and an empty streaming reply; return the request.
+
+    Both rows go in one INSERT where the database returns their ids (SQLite 3.35+,
+    PostgreSQL); the request is built before, with the new turn after the history.
+    """
     with transaction.atomic():
         conversation = check_idle_conversation(conversation_id)
-        user_message = Message.objects.create(
+        touch_conversation(conversation, content)
+        request, left_out = conversation.chat_request_in_window(
+            new_turns=[Turn("user", content)]
+        )
+        user_message = Message(
             conversation=conversation,
             role=Message.Role.USER,
             sender_name=conversation.user_name,
             content=content,
         )
+        reply = new_reply_message(conversation, left_out)
+        # The same moment: ordered by id, the user's message first.
+        user_message.created_at = reply.created_at
+        if connection.features.can_return_rows_from_bulk_insert:
+            Message.objects.bulk_create([user_message, reply])
+        else:
+            user_message.save(force_insert=True)
+            reply.save(force_insert=True)
         outbox.post_on_commit(
             conversation_id, frames.message_created(user_message, client_id)
         )
-        if not conversation.title:
-            conversation.title = conversation.title_from(content)
-        conversation.save(update_fields=["title", "updated_at"])
-        request, left_out = conversation.chat_request_in_window()
-        reply = create_reply_message(conversation, left_out)
     return user_message, reply, request, conversation.json_schema
 
 
