@@ -8,7 +8,8 @@ Plain asyncio, HTTP/1.1 with keep-alive and chunked bodies, loopback only. It se
   a streamed reply of --pieces delta events, the first one at once, then one every
   --gap-ms on a fixed schedule (start + i * gap: a slow moment does not stretch the
   reply), then the final `chat.completion` event with the whole message, usage and
-  `base_resp`, as MiniMax ends a v2 stream.
+  `base_resp`, as MiniMax ends a v2 stream. A request with `"stream": false` (the
+  site's title request) gets a short `chat.completion` body at once.
 * `GET /sent?reset=1`: what was streamed since the last reset, by key (below).
 * `GET /health`.
 
@@ -135,6 +136,12 @@ class Upstream:
             request = json.loads(body or b"{}")
         except ValueError:
             await respond_json(writer, {"error": "invalid JSON"}, status=400)
+            return
+        if request.get("stream") is False:
+            # A short non-streamed completion (the site's title request), as
+            # MiniMax answers one: not a paced reply, not counted in pieces.
+            final = final_event(uuid.uuid4().hex, "MiniMax-Text-01", 0, "Bench", 1)
+            await respond_json(writer, final)
             return
         prompt = last_user_text(request)
         key_match = KEY_WORD.search(prompt)

@@ -25,8 +25,20 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # Variables a developer's shell may carry that would point the site elsewhere.
 SCRUBBED = ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG", "DJANGO_ALLOWED_HOSTS")
-SITE_PORTS = range(18700, 18800)
-UPSTREAM_PORTS = range(9100, 9200)
+
+
+def port_ranges() -> tuple[range, range]:
+    """Return the (site, upstream) port ranges: BENCH_PORTS="9400-9499" splits one
+    range in two halves (for a machine shared by several people), else the defaults."""
+    spec = os.environ.get("BENCH_PORTS", "")
+    if not spec:
+        return range(18700, 18800), range(9100, 9200)
+    low, high = (int(part) for part in spec.split("-"))
+    middle = (low + high + 1) // 2
+    return range(middle, high + 1), range(low, middle)
+
+
+SITE_PORTS, UPSTREAM_PORTS = port_ranges()
 USERNAME = "bench"
 PASSWORD = "bench-pass-123"
 

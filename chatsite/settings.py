@@ -201,7 +201,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One process: Channels' in-memory layer with a cheaper group_send.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "conversations.layers.LocalChannelLayer"}}
     # One process (the in-memory channel layer cannot span more): a per-process
     # cache holds the rate limits' counts.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

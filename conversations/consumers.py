@@ -26,7 +26,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from conversations import frames, limits, services
 from conversations.models import Conversation
-from conversations.relay import group_name
+from conversations.relay import FRAME_EVENT, group_name
 from conversations.replies import runner
 
 # On connecting, a page also hears about a reply that ended this recently: it may
@@ -224,8 +224,21 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     # Channel-layer events (type "conversation.frame", relay.FRAME_EVENT).
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes old database connections before every handler, in the
+        # database thread: for a frame (no query) that hop queued each delta
+        # behind every write of the process. Frames go straight out.
+        if message.get("type") == FRAME_EVENT:
+            await self.conversation_frame(message)
+        else:
+            await super().dispatch(message)
+
     async def conversation_frame(self, event: dict[str, Any]) -> None:
         await self.send_json(event["frame"])
+
+    @classmethod
+    async def encode_json(cls, content: dict[str, Any]) -> str:
+        return encode_frame(content)
 
     @database_sync_to_async
     def open_conversation(self, user) -> bool:
@@ -243,6 +256,22 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 def is_id(value: Any) -> bool:
     """Whether a frame's value can be a row id (an int, not a bool, in range)."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
+def encode_frame(frame: dict[str, Any]) -> str:
+    """Return the frame's JSON as it goes on the socket: compact, and UTF-8 rather
+    than \\u escapes (a Chinese character is 3 bytes, not 6).
+
+    A lone surrogate (which a model's JSON can carry as "\\ud800") has no UTF-8:
+    such a frame keeps its escapes.
+    """
+    text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(frame, separators=(",", ":"))
+    return text
 
 
 def parse_frame(text: str | None) -> dict[str, Any] | None:

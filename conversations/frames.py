@@ -151,15 +151,21 @@ def reply_delta(
     reasoning: str,
     reasoning_offset: int,
 ) -> Frame:
-    """New text and/or reasoning; offsets are UTF-16 lengths before this piece."""
-    return {
+    """New text and/or reasoning; offsets are UTF-16 lengths before this piece.
+
+    Reasoning and its offset are left out when there is none (most frames): a
+    missing field is an empty piece.
+    """
+    frame: Frame = {
         "type": "reply.delta",
         "message_id": message_id,
         "text": text,
         "text_offset": text_offset,
-        "reasoning": reasoning,
-        "reasoning_offset": reasoning_offset,
     }
+    if reasoning:
+        frame["reasoning"] = reasoning
+        frame["reasoning_offset"] = reasoning_offset
+    return frame
 
 
 def reply_deltas(

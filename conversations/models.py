@@ -95,8 +95,9 @@ class Conversation(models.Model):
     # {"name", "description", "schema"} from the settings panel: the reply must be
     # JSON that validates against "schema" (response_format json_schema).
     json_schema = models.JSONField(_("JSON schema"), null=True, blank=True)
-    # The end of the branch on screen (tree.py): the last message the user sent,
-    # edited, regenerated or paged to. Null: the newest message's branch.
+    # The end of the branch on screen (tree.py), set by an edit, a regenerate or
+    # the version pager. Null: the newest message's branch (a plain send clears
+    # it, as its reply is then the newest message).
     active_leaf = models.ForeignKey(
         "Message",
         on_delete=models.SET_NULL,
@@ -172,7 +173,7 @@ class Conversation(models.Model):
         """
         return self.tree().branch()
 
-    def history(self) -> list[Turn]:
+    def history(self, branch: list[Message] | None = None) -> list[Turn]:
         """Return the active branch's turns to send upstream, oldest first.
 
         Assistant turns that failed, or never got any text, are left out: the model
@@ -181,7 +182,7 @@ class Conversation(models.Model):
         reviewer hid is left out too.
         """
         turns: list[Turn] = []
-        for message in self.active_branch():
+        for message in self.active_branch() if branch is None else branch:
             if message.hidden:  # a reviewer hid it: never sent again
                 continue
             if message.role == Message.Role.USER:
@@ -201,11 +202,22 @@ class Conversation(models.Model):
         """Return the request for the next reply, in this conversation's dialect."""
         return self.chat_request_in_window(stream=stream)[0]
 
-    def chat_request_in_window(self, *, stream: bool = True) -> tuple[ChatRequest, int]:
+    def chat_request_in_window(
+        self,
+        *,
+        stream: bool = True,
+        new_turns: list[Turn] | None = None,
+        branch: list[Message] | None = None,
+    ) -> tuple[ChatRequest, int]:
         """Return the request with the history that fits the model's context window,
-        and how many of the oldest turns were left out (context.py)."""
+        and how many of the oldest turns were left out (context.py).
+
+        `new_turns` follow the stored history: a user turn about to be stored.
+        `branch`: the active branch, when the caller has loaded it already.
+        """
         settings = self.prompt_settings()
-        turns, left_out = fit_history(self.history(), history_budget(settings))
+        history = self.history(branch) + list(new_turns or ())
+        turns, left_out = fit_history(history, history_budget(settings))
         return build_chat_request(settings, turns, stream=stream), left_out
 
     def reply_sender_name(self) -> str:

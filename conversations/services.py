@@ -13,12 +13,14 @@ announces the new streaming reply and runs it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from conversations import frames, limits
+from conversations.minimax.prompting import Turn
 from conversations.models import Conversation, Message
 from conversations.relay import Outbox, run_write
 from conversations.replies import runner
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from conversations.minimax.types import ChatRequest
 
 MAX_CONTENT_LENGTH = 32_000
+# A conversation's updated_at moves on a send only when it is older than this.
+TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 class ReplyRefused(Exception):
@@ -70,20 +74,19 @@ def check_idle_conversation(conversation_id: int) -> Conversation:
     Also raises limits.RateLimited when its owner may not start another reply now.
     """
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-    runner.recover_stale_replies(conversation_id)
-    if conversation.messages.streaming().exists():
+    if runner.streaming_reply_ids(conversation_id):
         raise Busy
     limits.check_concurrent_replies(conversation.owner_id)
     limits.check_message_rate(conversation.owner_id)
     return conversation
 
 
-def create_reply_message(
+def new_reply_message(
     conversation: Conversation, parent: Message, context_trimmed: int = 0
 ) -> Message:
-    """Store an empty streaming reply to `parent`, as the conversation's leaf."""
+    """Return an empty streaming reply to `parent`, not stored yet."""
     now = timezone.now()
-    reply = Message.objects.create(
+    return Message(
         conversation=conversation,
         parent=parent,
         context_trimmed=context_trimmed,
@@ -93,8 +96,17 @@ def create_reply_message(
         created_at=now,
         checkpoint_at=now,
     )
+
+
+def create_reply_message(
+    conversation: Conversation, parent: Message, context_trimmed: int = 0
+) -> Message:
+    """Store an empty streaming reply to `parent`, as the conversation's leaf."""
+    reply = new_reply_message(conversation, parent, context_trimmed)
+    reply.save(force_insert=True)
     conversation.active_leaf = reply
-    conversation.save(update_fields=["active_leaf", "updated_at"])
+    # .update(): the list's order (updated_at) is touch_conversation's business.
+    Conversation.objects.filter(pk=conversation.pk).update(active_leaf=reply)
     return reply
 
 
@@ -117,31 +129,61 @@ def start_reply_to(
     return reply, request
 
 
+def touch_conversation(conversation: Conversation, first_content: str) -> None:
+    """Give the conversation its title (first message) and move it up the list.
+
+    `updated_at` (the list's order) is written only when it is older than
+    TOUCH_INTERVAL: a conversation in use is not rewritten on every message.
+    """
+    fields = []
+    if not conversation.title:
+        conversation.title = conversation.title_from(first_content)
+        fields.append("title")
+    if fields or conversation.updated_at < timezone.now() - TOUCH_INTERVAL:
+        conversation.save(update_fields=[*fields, "updated_at"])
+
+
 def do_store_user_message(
     outbox: Outbox, conversation_id: int, content: str, client_id: str = ""
 ) -> tuple[Message, Message, ChatRequest, dict[str, Any] | None]:
-    """Store the user's message after the branch's last one, and an empty
-    streaming reply; return the request."""
+    """Store the user's message after the active branch's last one, and an empty
+    streaming reply to it; return the request.
+
+    The request is built first, from the branch with the new turn after it. The
+    reply, the newest message, ends the active branch: a stored active_leaf
+    (after an edit or a switch) is cleared, otherwise the conversation row is
+    left alone (Conversation.active_leaf: null is the newest message's branch).
+    """
     with transaction.atomic():
         conversation = check_idle_conversation(conversation_id)
+        touch_conversation(conversation, content)
+        branch = conversation.active_branch()
+        request, left_out = conversation.chat_request_in_window(
+            new_turns=[Turn("user", content)], branch=branch
+        )
         user_message = Message(
             conversation=conversation,
-            parent=conversation.tree().leaf(),
+            parent=branch[-1] if branch else None,
             role=Message.Role.USER,
             sender_name=conversation.user_name,
             content=content,
         )
-        user_message.is_root = user_message.parent is None
-        user_message.save()
+        user_message.is_root = not branch
+        reply = new_reply_message(conversation, user_message, left_out)
+        # The same moment: ordered by id, the user's message first. Two INSERTs:
+        # the reply's parent is the user message's id.
+        user_message.created_at = reply.created_at
+        user_message.save(force_insert=True)
+        reply.parent = user_message
+        reply.save(force_insert=True)
+        if conversation.active_leaf_id is not None:
+            Conversation.objects.filter(pk=conversation_id).update(active_leaf=None)
+            conversation.active_leaf = None
+        # Its parent was the branch's leaf: it is the only version of its turn.
+        user_message.sibling_ids = [user_message.pk]
         outbox.post_on_commit(
             conversation_id, frames.message_created(user_message, client_id)
         )
-        if not conversation.title:
-            conversation.title = conversation.title_from(content)
-        conversation.active_leaf = user_message
-        conversation.save(update_fields=["title", "active_leaf", "updated_at"])
-        request, left_out = conversation.chat_request_in_window()
-        reply = create_reply_message(conversation, user_message, left_out)
     return user_message, reply, request, conversation.json_schema
 
 
@@ -192,8 +234,7 @@ def do_switch_branch(outbox: Outbox, conversation_id: int, message_id: int) -> N
     """Show the newest branch through `message_id` (a version of some turn)."""
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-        runner.recover_stale_replies(conversation_id)
-        if conversation.messages.streaming().exists():
+        if runner.streaming_reply_ids(conversation_id):
             raise Busy
         tree = conversation.tree()
         if message_id not in tree:

@@ -135,8 +135,16 @@ def test_each_server_frame_has_its_documented_fields(conversation):
         "message_id": message.pk,
         "text": "é",
         "text_offset": 3,
-        "reasoning": "",
-        "reasoning_offset": 0,
+    }
+    assert frames.reply_delta(
+        message.pk, text="", text_offset=3, reasoning="ok", reasoning_offset=5
+    ) == {
+        "type": "reply.delta",
+        "message_id": message.pk,
+        "text": "",
+        "text_offset": 3,
+        "reasoning": "ok",
+        "reasoning_offset": 5,
     }
     assert frames.reply_snapshot(message) == {
         "type": "reply.snapshot",

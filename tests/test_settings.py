@@ -81,7 +81,7 @@ def test_redis_url_switches_to_the_redis_channel_layer():
         settings_value(
             "settings.CHANNEL_LAYERS['default']['BACKEND']", DJANGO_DEBUG="1"
         )
-        == "channels.layers.InMemoryChannelLayer"
+        == "conversations.layers.LocalChannelLayer"
     )
 
 

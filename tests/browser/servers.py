@@ -28,30 +28,32 @@ SCRUBBED_PREFIX = "MINIMAX_"
 USER_PASSWORD = "browser-test-Pa55word"
 
 
-# Ports handed out by free_port in this process (TEST_PORT_RANGE).
-_given_ports: set[int] = set()
-
-
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on right now.
 
-    With TEST_PORT_RANGE (e.g. "9100-9199": a machine shared by several test
-    runs), one from that range not handed out before; otherwise any.
+    TEST_PORTS="9400-9499" picks it in that range (a machine shared by several
+    people); else the system chooses.
     """
-    span = os.environ.get("TEST_PORT_RANGE")
-    if not span:
+    global _last_port
+    low, _, high = os.environ.get("TEST_PORTS", "").partition("-")
+    candidates = [0]
+    if high:
+        # After the last one handed out: that server may not be listening yet.
+        ports = list(range(int(low), int(high) + 1))
+        start = (ports.index(_last_port) + 1) if _last_port in ports else 0
+        candidates = ports[start:] + ports[:start]
+    for port in candidates:
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
-    low, high = (int(part) for part in span.split("-"))
-    for port in range(low, high + 1):
-        if port in _given_ports:
-            continue
-        with socket.socket() as sock, contextlib.suppress(OSError):
-            sock.bind(("127.0.0.1", port))
-            _given_ports.add(port)
-            return port
-    raise RuntimeError(f"No free port in TEST_PORT_RANGE {span}")
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            _last_port = sock.getsockname()[1]
+            return _last_port
+    raise RuntimeError(f"no free port in {low}-{high}")
+
+
+_last_port = 0
 
 
 def site_env(db_path: Path, **overrides: str) -> dict[str, str]:
