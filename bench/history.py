@@ -123,6 +123,7 @@ class Texts:
 def seed(messages: int, rng: random.Random) -> int:
     """Create the users, conversations and messages; return the main user's id."""
     from django.contrib.auth import get_user_model
+    from django.db.models import Max
 
     from conversations.models import Conversation, Message
 
@@ -147,6 +148,10 @@ def seed(messages: int, rng: random.Random) -> int:
         for word in ("krakatoa", "三星堆")
     }
     last_activity: dict[int, datetime] = {}
+    # Ids given here so each message can name the one before it as its parent
+    # (bulk_create skips the linking save() does): one branch per conversation.
+    first_id = (Message.objects.aggregate(top=Max("id"))["top"] or 0) + 1
+    last_message: dict[int, int] = {}
     batch: list[Message] = []
     for n in range(messages):
         conversation = rng.choice(conversations)
@@ -163,8 +168,11 @@ def seed(messages: int, rng: random.Random) -> int:
         reasoning = ""
         if role == "assistant" and rng.random() < 0.2:
             reasoning = texts.message("user")
+        message_id = first_id + n
         batch.append(
             Message(
+                id=message_id,
+                parent_id=last_message.get(conversation.pk),
                 conversation_id=conversation.pk,
                 role=role,
                 content=content,
@@ -172,14 +180,26 @@ def seed(messages: int, rng: random.Random) -> int:
                 created_at=created,
             )
         )
+        last_message[conversation.pk] = message_id
         if len(batch) == 5000:
             Message.objects.bulk_create(batch)
             batch = []
     Message.objects.bulk_create(batch)
+    reset_id_sequence(Message)
     for conversation in conversations:
         conversation.updated_at = last_activity.get(conversation.pk, start)
     Conversation.objects.bulk_update(conversations, ["updated_at"], batch_size=5000)
     return main_user.pk
+
+
+def reset_id_sequence(model) -> None:
+    """After explicit ids, move PostgreSQL's sequence past them (SQLite: nothing)."""
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), [model]):
+            cursor.execute(statement)
 
 
 # --- the index --------------------------------------------------------------------
