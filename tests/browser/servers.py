@@ -29,10 +29,31 @@ USER_PASSWORD = "browser-test-Pa55word"
 
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now.
+
+    BROWSER_TEST_PORTS=9200-9299 keeps to that range (a machine shared by several
+    runs); otherwise the system picks one.
+    """
+    span = os.environ.get("BROWSER_TEST_PORTS", "")
+    candidates = [0]
+    if span:
+        low, high = (int(part) for part in span.split("-"))
+        candidates = list(range(low, high + 1))
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            if port and port in _handed_out:
+                continue
+            _handed_out.add(sock.getsockname()[1])
+            return sock.getsockname()[1]
+    raise RuntimeError(f"No free port in {span}")
+
+
+# Ports given out already: a process may not have bound its port yet.
+_handed_out: set[int] = set()
 
 
 def site_env(db_path: Path, **overrides: str) -> dict[str, str]:

@@ -115,10 +115,14 @@ export function mountHistory(app) {
     event.preventDefault();
     act("rename", Number(entry.dataset.id));
   });
-  // A double-click's first click must not leave the page before the second.
+  // The open conversation's entry does not load the page again, so double-clicking
+  // it renames it (another entry's first click opens that conversation; its menu
+  // renames it).
   root.addEventListener("click", (event) => {
     const link = event.target.closest(".conversation-link");
-    if (!link || event.detail < 2) return;
+    const entry = link?.closest('[data-testid="conversation"]');
+    if (!entry || Number(entry.dataset.id) !== list.current) return;
+    if (event.ctrlKey || event.metaKey || event.shiftKey) return;
     event.preventDefault();
   });
 
