@@ -119,7 +119,7 @@ def test_the_sidebar_holds_one_page_and_the_script_loads_the_rest(ada, user):
     assert [c["title"] for c in rest["conversations"]] == [
         f"Chat {n}" for n in range(4, -1, -1)
     ]
-    assert '<h3>Today</h3>' in html
+    assert "<h3>Today</h3>" in html
 
 
 def test_an_archived_conversation_says_so_and_offers_restore(ada, user):

@@ -97,9 +97,8 @@ def test_search_finds_a_word_from_an_old_answer_and_opens_that_message(
     expect(page.locator('[data-testid="search-result"] mark').first).to_have_text(
         "三星堆"
     )
-    assert f"/c/{sanxingdui}/" in page.get_by_test_id("search-result").first.get_attribute(
-        "href"
-    )
+    first_hit = page.get_by_test_id("search-result").first
+    assert f"/c/{sanxingdui}/" in first_hit.get_attribute("href")
 
     box.fill("zeppelinfahrt")
     expect(page.get_by_test_id("search-result")).to_have_count(1)
@@ -225,7 +224,8 @@ def test_leaving_the_page_during_the_undo_still_deletes(
     page.goto(f"{chat_server.url}/login/")  # leaves the page: pagehide sends it
 
     def gone() -> bool:
-        return page.request.get(f"{chat_server.url}/api/conversations/{doomed}/").status == 404
+        url = f"{chat_server.url}/api/conversations/{doomed}/"
+        return page.request.get(url).status == 404
 
     for _ in range(30):
         if gone():
@@ -267,5 +267,5 @@ def test_the_list_loads_more_as_it_is_scrolled(page: Page, chat_server: SiteServ
 
     expect(listed).to_have_count(55)
     expect(oldest).to_be_visible()
-    ids = [int(i) for i in listed.evaluate_all("(rows) => rows.map((r) => r.dataset.id)")]
+    ids = listed.evaluate_all("(rows) => rows.map((r) => r.dataset.id)")
     assert len(set(ids)) == 55
