@@ -187,7 +187,8 @@ export function mountHistory(app) {
     },
   });
 
-  // The open conversation changed (here or in another tab): its banner, buttons, title.
+  // The open conversation changed (here or in another tab): its banner and buttons.
+  // (The tab's title stays main.js's business.)
   function onCurrentChanged(item) {
     if (!app.conversation || item.id !== app.conversation.id) return;
     Object.assign(app.conversation, {
@@ -207,7 +208,6 @@ export function mountHistory(app) {
       pin.setAttribute("aria-pressed", String(item.pinned));
       pin.querySelector(".icon").className = `icon ${item.pinned ? "icon-pin-off" : "icon-pin"}`;
     }
-    if (item.title) document.title = `${item.title} · ${app.T.site_name}`;
   }
 
   $("archived-restore")?.addEventListener("click", () => {
