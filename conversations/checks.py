@@ -50,7 +50,7 @@ def _check_postgresql(alias: str, connection) -> list[checks.CheckMessage]:
             "in Chinese text, so searches in Chinese read every message.",
             hint="Create the database with a UTF-8 ctype, e.g. "
             "CREATE DATABASE chat LC_CTYPE 'C.UTF-8' LC_COLLATE 'C.UTF-8' "
-            "TEMPLATE template0 (docs/api-history.md).",
+            "TEMPLATE template0 (docs/api.md).",
             id="conversations.W001",
         )
     ]

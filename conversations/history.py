@@ -100,7 +100,7 @@ def conversation_page(
 
 
 def list_item(conversation: Conversation, today: date, zone: ZoneInfo) -> dict:
-    """Return one conversation as an entry of the list (docs/api-history.md)."""
+    """Return one conversation as an entry of the list (docs/api.md)."""
     return {
         "id": conversation.pk,
         "url": conversation.get_absolute_url(),

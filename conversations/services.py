@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from conversations import frames, limits
+from conversations import frames, limits, list_relay
 from conversations.minimax.prompting import Turn
 from conversations.models import Conversation, Message
 from conversations.relay import Outbox, run_write
@@ -259,6 +259,8 @@ async def send_message(
     user_message, reply_message, request, json_schema = await run_write(
         do_store_user_message, conversation_id, content, client_id
     )
+    # Committed: the list moves the conversation to the top (and shows its title).
+    await list_relay.announce_changed(conversation_id)
     await runner.start_reply(
         reply_message, request, json_schema, prompt_id=user_message.pk
     )
@@ -283,5 +285,6 @@ async def regenerate(conversation_id: int) -> Message:
     reply_message, request, json_schema = await run_write(
         do_prepare_regenerate, conversation_id
     )
+    await list_relay.announce_changed(conversation_id)
     await runner.start_reply(reply_message, request, json_schema)
     return reply_message

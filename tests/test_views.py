@@ -86,7 +86,7 @@ def test_sidebar_lists_own_conversations_pinned_first_without_archived(
     )
     Conversation.objects.create(owner=user, title="Newest", model="MiniMax-M1")
     Conversation.objects.create(
-        owner=user, title="Archived", model="MiniMax-M1", archived=True
+        owner=user, title="Shelved away", model="MiniMax-M1", archived=True
     )
     Conversation.objects.create(
         owner=other_user, title="Bob's secret", model="MiniMax-M1"
@@ -95,9 +95,45 @@ def test_sidebar_lists_own_conversations_pinned_first_without_archived(
     positions = [html.find(title) for title in ("Pinned one", "Newest", "Older")]
     assert -1 not in positions
     assert positions == sorted(positions)
-    assert "Archived" not in html
+    # The archived one waits in the "Archived" view, loaded by the script.
+    assert "Shelved away" not in html
     assert "Bob&#x27;s secret" not in html and "Bob's secret" not in html
     assert html.count('data-testid="conversation"') == 3
+
+
+def test_the_sidebar_holds_one_page_and_the_script_loads_the_rest(ada, user):
+    for n in range(45):
+        Conversation.objects.create(owner=user, title=f"Chat {n}", model="MiniMax-M1")
+    response = ada.get("/")
+    html = sidebar(response)
+    data = json.loads(
+        response.content.decode()
+        .split('<script id="history-data" type="application/json">')[1]
+        .split("</script>")[0]
+    )
+
+    assert html.count('data-testid="conversation"') == 40
+    assert len(data["conversations"]) == 40
+    assert data["conversations"][0]["title"] == "Chat 44"
+    rest = ada.get("/api/conversations/", {"cursor": data["next"]}).json()
+    assert [c["title"] for c in rest["conversations"]] == [
+        f"Chat {n}" for n in range(4, -1, -1)
+    ]
+    assert "<h3>Today</h3>" in html
+
+
+def test_an_archived_conversation_says_so_and_offers_restore(ada, user):
+    shelved = Conversation.objects.create(
+        owner=user, title="Shelved", model="MiniMax-M1", archived=True
+    )
+    live = Conversation.objects.create(owner=user, title="Live", model="MiniMax-M1")
+
+    archived_page = ada.get(f"/c/{shelved.pk}/").content.decode()
+    live_page = ada.get(f"/c/{live.pk}/").content.decode()
+
+    banner = 'data-testid="archived-banner" role="status">'
+    assert banner in archived_page and "This conversation is archived." in archived_page
+    assert 'data-testid="archived-banner" role="status" hidden>' in live_page
 
 
 def sidebar(response) -> str:

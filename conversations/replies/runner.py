@@ -34,7 +34,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from conversations import frames, titles, upstream
+from conversations import frames, list_relay, titles, upstream
 from conversations.minimax.errors import MiniMaxError
 from conversations.models import Conversation, Message
 from conversations.relay import (
@@ -111,6 +111,7 @@ async def _title(conversation_id: int) -> None:
     if title:
         frame = frames.conversation_updated(conversation_id, title=title)
         await broadcast(conversation_id, frame)
+        await list_relay.announce_changed(conversation_id)
 
 
 # --- Starting, stopping, asking ------------------------------------------------
@@ -537,5 +538,7 @@ class Reply:
             return
         if not saved:
             self.gone = True
-        elif self.state.status == Message.Status.COMPLETE:
+            return
+        await list_relay.announce_changed(self.conversation_id)
+        if self.state.status == Message.Status.COMPLETE:
             start_title(self.conversation_id)

@@ -10,12 +10,13 @@ import json
 from functools import wraps
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from conversations import frames, limits
+from conversations import frames, limits, list_relay
 from conversations.forms import ConversationSettingsForm
 from conversations.models import Conversation
 from conversations.payloads import type_errors
@@ -72,7 +73,9 @@ def api_conversations(request: HttpRequest) -> HttpResponse:
         limits.check_conversation_rate(request.user.pk)
     except limits.RateLimited as refused:
         return limits.too_many_requests(refused)
-    conversation = form.save()
+    with transaction.atomic():
+        conversation = form.save()
+        list_relay.changed_on_commit(conversation)
     return JsonResponse(frames.conversation_json(conversation), status=201)
 
 
@@ -95,5 +98,7 @@ def api_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse
     form = ConversationSettingsForm.for_update(conversation, payload)
     if not form.is_valid():
         return form_errors(form)
-    conversation = form.save()
+    with transaction.atomic():
+        conversation = form.save()
+        list_relay.changed_on_commit(conversation)
     return JsonResponse(frames.conversation_json(conversation))

@@ -1,6 +1,6 @@
 """The history JSON API: the list, rename/pin/archive/delete, search, export, import.
 
-docs/api-history.md describes every endpoint. Two URLs are shared with the older
+docs/api.md describes every endpoint. Two URLs are shared with the older
 views in views/api.py: `conversations_collection` and `conversation_detail` send each
 method to the view that handles it.
 """
@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from conversations import exports, frames, history, imports, search
+from conversations import exports, frames, history, imports, list_relay, search
 from conversations.forms import ConversationSettingsForm
 from conversations.models import Conversation, TitleSource
 from conversations.payloads import type_errors
@@ -206,6 +206,8 @@ def conversation_patch(request: HttpRequest, conversation_id: int) -> HttpRespon
             # Not updated_at: pinning or renaming is not activity, and must not
             # move the conversation to the top of the list.
             conversation.save(update_fields=fields)
+        if rest or changes:
+            list_relay.changed_on_commit(conversation)
     data = frames.conversation_json(conversation)
     data["title_source"] = conversation.title_source
     return JsonResponse(data)
@@ -217,7 +219,10 @@ def conversation_delete(request: HttpRequest, conversation_id: int) -> HttpRespo
     conversation = get_object_or_404(
         Conversation.objects.for_user(request.user), pk=conversation_id
     )
-    conversation.delete()
+    with transaction.atomic():
+        owner_id, pk = conversation.owner_id, conversation.pk
+        conversation.delete()
+        list_relay.removed_on_commit(owner_id, pk)
     return HttpResponse(status=204)
 
 

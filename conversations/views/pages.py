@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.views import setup_first
-from conversations import frames
+from conversations import frames, history
 from conversations.minimax.catalog import DEFAULT_MODEL, MODELS, Dialect, ModelSpec
 from conversations.models import Conversation
-from conversations.views.strings import page_strings
+from conversations.views.strings import history_group_names, page_strings
+
+SIDEBAR_PAGE_SIZE = 40
 
 
 @setup_first
@@ -27,15 +32,9 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
             Conversation.objects.for_user(request.user), pk=conversation_id
         )
         messages = [frames.message_json(m) for m in conversation.active_branch()]
-    sidebar = (
-        Conversation.objects.for_user(request.user)
-        .filter(archived=False)
-        .order_by("-pinned", "-updated_at", "-id")
-        .only("id", "title", "model", "pinned", "updated_at")
-    )
     context = {
         "conversation": conversation,
-        "sidebar": sidebar,
+        **sidebar_context(request.user),
         "messages_data": messages,
         "conversation_data": (
             frames.conversation_json(conversation) if conversation else None
@@ -49,6 +48,44 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         "default_model": DEFAULT_MODEL,
     }
     return render(request, "conversations/chat.html", context)
+
+
+def sidebar_context(user) -> dict[str, Any]:
+    """Return the list's first page: drawn by the template, then kept by the script.
+
+    One page, not every conversation: the script loads the next ones as the list is
+    scrolled (GET /api/conversations/?cursor=...).
+    """
+    zone = timezone.get_current_timezone()
+    today = timezone.now().astimezone(zone).date()
+    page, next_cursor = history.conversation_page(
+        user, archived=False, after=None, limit=SIDEBAR_PAGE_SIZE
+    )
+    items = [history.list_item(c, today, zone) for c in page]
+    groups: list[dict[str, Any]] = []
+    for item in items:
+        if not groups or groups[-1]["key"] != item["group"]:
+            groups.append(
+                {"key": item["group"], "label": group_label(item["group"]), "items": []}
+            )
+        groups[-1]["items"].append(item)
+    return {
+        "sidebar_groups": groups,
+        "history_data": {
+            "conversations": items,
+            "next": next_cursor.encode() if next_cursor else None,
+            "page_size": SIDEBAR_PAGE_SIZE,
+        },
+    }
+
+
+def group_label(key: str) -> str:
+    """Return the heading of a list group (strings.history_strings has the same)."""
+    names = history_group_names()
+    if key in names:
+        return names[key]
+    year, month = (int(part) for part in key.split("-"))
+    return date_format(date(year, month, 1), "YEAR_MONTH_FORMAT")
 
 
 DIALECT_LABELS = {

@@ -97,4 +97,63 @@ def page_strings() -> dict[str, Any]:
         # and shows the stored message only when it says more than that text.
         "error_titles": error_text.error_titles(),
         "error_titles_en": error_text.error_titles("en"),
+        "history": history_strings(),
+    }
+
+
+def history_group_names() -> dict[str, str]:
+    """Return the headings of the list's day groups (months are formatted)."""
+    return {
+        "pinned": _("Pinned"),
+        "today": _("Today"),
+        "yesterday": _("Yesterday"),
+        "previous_7_days": _("Previous 7 days"),
+        "previous_30_days": _("Previous 30 days"),
+    }
+
+
+def history_strings() -> dict[str, Any]:
+    """Return the text of the conversation list, search, export and import."""
+    return {
+        "groups": history_group_names(),
+        "untitled": _("Untitled conversation"),
+        "empty": _("No conversations yet."),
+        "empty_archived": _("No archived conversations."),
+        "loading": _("Loading…"),
+        "load_failed": _("The list could not be loaded. Scroll to try again."),
+        "actions_for": _("Actions for {title}"),
+        "rename": _("Rename"),
+        "rename_label": _("New title"),
+        "pin": _("Pin"),
+        "unpin": _("Unpin"),
+        "archive": _("Archive"),
+        "restore": _("Restore"),
+        "delete": _("Delete"),
+        "export_md": _("Export as Markdown"),
+        "export_json": _("Export as JSON"),
+        "select": _("Select"),
+        "selected": _("{count} selected"),
+        "archive_selected": _("Archive selected"),
+        "delete_selected": _("Delete selected"),
+        "cancel": _("Cancel"),
+        "confirm_delete_one": _("Delete “{title}”? Its messages are deleted too."),
+        "confirm_delete_many": _(
+            "Delete {count} conversations? Their messages are deleted too."
+        ),
+        "deleted_one": _("Conversation deleted."),
+        "deleted_many": _("{count} conversations deleted."),
+        "undo": _("Undo"),
+        "action_failed": _("That did not work: {reason}"),
+        "search_results": _("Search results"),
+        "search_titles": _("Conversations"),
+        "search_messages": _("Messages"),
+        "no_results": _("Nothing found."),
+        "searching": _("Searching…"),
+        "search_failed": _("The search failed: {reason}"),
+        "in_reasoning": _("in the reasoning"),
+        "you": _("You"),
+        "assistant": _("Assistant"),
+        "import_done": _("Imported {count} conversations ({skipped} already here)."),
+        "import_failed": _("Nothing was imported: {reason}"),
+        "importing": _("Importing…"),
     }

@@ -9,6 +9,7 @@ import { canChangeBranch, closeEditor, editRefused, openEditor } from "./editor.
 import { createMessageView, renderMessage } from "./render.js";
 import { SettingsPanel } from "./settings.js";
 import { setUpShortcuts } from "./shortcuts.js";
+import { mountHistory } from "./history/index.js";
 import { nameSidebarItem, setUpSidebarToggle } from "./sidebar.js";
 import { ChatSocket, socketURL } from "./socket.js";
 import { MessageStore } from "./store.js";
@@ -282,6 +283,7 @@ function start() {
   app.settings.setUp();
   setUpComposer(app);
   setUpSidebarToggle();
+  mountHistory(app);
   setUpShortcuts(app);
   for (const data of pageData("messages-data") || []) app.addMessage(data);
   if (app.conversation) {

@@ -1,42 +1,21 @@
-// The conversation list beside the chat: a new conversation joins it, its title comes
-// from the first message, and on a phone it folds away.
-import { el } from "../common/dom.js";
-
-const list = () => document.querySelector(".conversation-list");
+// The sidebar's frame: on a phone it folds away behind a button. The list inside it is
+// history/ (mounted by main.js); these two hand it what this tab just did, before the
+// live socket says so too.
+import { addEntry, nameEntry } from "./history/index.js";
 
 export function titleFrom(content) {
   return content.replace(/\s+/g, " ").trim().slice(0, 60);
 }
 
 export function addSidebarItem(data) {
-  const items = list();
-  items.querySelector(".empty")?.remove();
-  for (const li of items.querySelectorAll("[aria-current]")) {
-    li.removeAttribute("aria-current");
-    li.classList.remove("current");
-  }
-  const li = el(
-    "li",
-    { class: "current", "data-testid": "conversation", "aria-current": "page", dataset: { id: data.id } },
-    el(
-      "a",
-      { href: data.url },
-      el("span", { class: "title" }, data.title || "…"),
-      el("span", { class: "item-model" }, data.model),
-    ),
-  );
-  const firstUnpinned = [...items.children].find((item) => !item.querySelector(".pin"));
-  items.insertBefore(li, firstUnpinned || null);
+  addEntry(data);
 }
 
 // A conversation without a title is named after its first message.
 export function nameSidebarItem(conversation, content) {
-  const title = document.querySelector(
-    `.conversation-list li[data-id="${conversation?.id}"] .title`,
-  );
-  if (title && (title.textContent === "…" || !conversation.title)) {
+  if (conversation && !conversation.title) {
     conversation.title = titleFrom(content);
-    title.textContent = conversation.title;
+    nameEntry(conversation, conversation.title);
   }
 }
 
