@@ -25,8 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # Variables a developer's shell may carry that would point the site elsewhere.
 SCRUBBED = ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG", "DJANGO_ALLOWED_HOSTS")
-SITE_PORTS = range(18700, 18800)
-UPSTREAM_PORTS = range(9100, 9200)
+
+def _ports(default: range) -> range:
+    """CHAT_PORTS=9500-9599 puts everything the bench starts in that range."""
+    low, _, high = os.environ.get("CHAT_PORTS", "").partition("-")
+    return range(int(low), int(high or low) + 1) if low else default
+
+
+SITE_PORTS = _ports(range(18700, 18800))
+UPSTREAM_PORTS = _ports(range(9100, 9200))
 USERNAME = "bench"
 PASSWORD = "bench-pass-123"
 

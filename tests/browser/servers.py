@@ -28,11 +28,37 @@ SCRUBBED_PREFIX = "MINIMAX_"
 USER_PASSWORD = "browser-test-Pa55word"
 
 
+def port_range() -> range | None:
+    """CHAT_PORTS=9500-9599: take the ports from this range (a shared machine)."""
+    spec = os.environ.get("CHAT_PORTS", "")
+    if not spec:
+        return None
+    low, _, high = spec.partition("-")
+    return range(int(low), int(high or low) + 1)
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    ports = port_range()
+    if ports is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    # Round-robin through the range, so a port just handed out is not given twice.
+    global _next_port
+    for _ in ports:
+        port = ports[_next_port % len(ports)]
+        _next_port += 1
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in CHAT_PORTS={os.environ['CHAT_PORTS']}")
+
+
+_next_port = 0
 
 
 def site_env(db_path: Path, **overrides: str) -> dict[str, str]:
