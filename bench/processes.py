@@ -280,6 +280,11 @@ def site_env(database_url: str, redis_url: str, upstream_url: str, counts_dir: P
         CHAT_DATA_DIR=str(counts_dir.parent / "data"),
         BENCH_COUNTS_DIR=str(counts_dir),
         PYTHONUNBUFFERED="1",
+        # One bench user runs every stream: the per-user limits (counted in Redis
+        # with --redis, so across the processes) would refuse most of them.
+        CHAT_LIMIT_CONCURRENT_REPLIES="0",
+        CHAT_LIMIT_MESSAGES_PER_MINUTE="0",
+        CHAT_LIMIT_CONVERSATIONS_PER_HOUR="0",
     )
     if redis_url:
         env["REDIS_URL"] = redis_url

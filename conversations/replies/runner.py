@@ -28,10 +28,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from conversations import frames, titles, upstream
 from conversations.minimax.errors import MiniMaxError
@@ -182,8 +183,8 @@ def single_process() -> bool:
     The in-memory channel layer cannot span processes, so with it no other process
     can be running a reply; with a shared layer (Redis) others may be.
     """
-    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
-    return backend == "channels.layers.InMemoryChannelLayer"
+    backend = import_string(settings.CHANNEL_LAYERS["default"]["BACKEND"])
+    return issubclass(backend, InMemoryChannelLayer)
 
 
 def stale_after() -> timedelta:
