@@ -26,6 +26,7 @@ BIN = Path(sys.executable).parent
 # Variables a developer's shell may carry that would point the site elsewhere.
 SCRUBBED = ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG", "DJANGO_ALLOWED_HOSTS")
 
+
 def _ports(default: range) -> range:
     """CHAT_PORTS=9500-9599 puts everything the bench starts in that range."""
     low, _, high = os.environ.get("CHAT_PORTS", "").partition("-")

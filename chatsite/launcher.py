@@ -21,6 +21,7 @@ Arguments after `--` go to every daphne (e.g. `-- --proxy-headers`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import shutil
@@ -65,9 +66,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         default=os.environ.get("HOST", "127.0.0.1"),
         help="an IPv4 address (default: $HOST, else 127.0.0.1)",
     )
-    parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("PORT", "8000"))
-    )
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     workers = os.environ.get("WORKERS", "").strip()
     parser.add_argument(
         "--workers",
@@ -154,7 +153,9 @@ class Redis:
         while not self.answers():
             if self.popen.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"redis-server did not start (see {folder}/redis.log)")
+                raise RuntimeError(
+                    f"redis-server did not start (see {folder}/redis.log)"
+                )
             time.sleep(0.05)
 
     @property
@@ -191,10 +192,8 @@ def stop_processes(popens: list[subprocess.Popen]) -> None:
 def signal_group(popen: subprocess.Popen, sig: signal.Signals) -> None:
     if popen.poll() is not None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(popen.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class Stop(Exception):
@@ -260,8 +259,9 @@ class Launcher:
             for index in range(count):
                 self.start_worker(index)
             log(
-                f"serving on http://{self.args.host}:{self.args.port}/ with {count} daphne "
-                f"process{'es' if count > 1 else ''} (WORKERS={count}); Ctrl-C stops"
+                f"serving on http://{self.args.host}:{self.args.port}/ with "
+                f"{count} daphne process{'es' if count > 1 else ''} "
+                f"(WORKERS={count}); Ctrl-C stops"
             )
             return self.supervise()
         except Stop as stop:
