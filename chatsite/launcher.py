@@ -247,8 +247,13 @@ class Launcher:
                 log(f"cannot listen on {self.args.host}:{self.args.port}: {error}")
                 return 1
             count = self.shared_layer(self.args.workers)
+            recover = [sys.executable, "manage.py", "recover_replies"]
+            if self.redis is not None or not self.env.get("REDIS_URL"):
+                # This launcher's processes are the whole site (its own redis, or
+                # the in-memory layer): every reply left streaming is dead.
+                recover += ["--older-than", "0"]
             recovered = subprocess.run(
-                [sys.executable, "manage.py", "recover_replies"],
+                recover,
                 cwd=ROOT,
                 env=self.env,
             )

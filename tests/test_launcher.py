@@ -97,6 +97,32 @@ def site_env(tmp_path):
     return env
 
 
+def shell(env, code: str) -> str:
+    return (
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+
+
+LEFT_STREAMING = (
+    "from django.contrib.auth import get_user_model; "
+    "from conversations.models import Conversation, Message; "
+    "user = get_user_model().objects.create_user('ada', password='x-Pa55word-1'); "
+    "c = Conversation.objects.create(owner=user, model='MiniMax-Text-01'); "
+    "m = Message.objects.create(conversation=c, role='assistant', "
+    "status='streaming', content='half'); print(m.pk)"
+)
+
+
 def start_launcher(env, tmp_path, workers: int):
     port = free_port()
     log = (tmp_path / "launcher.log").open("wb")
@@ -117,10 +143,19 @@ def daphnes(pid: int) -> list[int]:
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 def test_two_processes_share_a_local_redis_and_stop_together(site_env, tmp_path):
+    # A reply the last run left streaming (it crashed a moment ago).
+    left = shell(site_env, LEFT_STREAMING)
     popen, url, log_path = start_launcher(site_env, tmp_path, workers=2)
     try:
         wait_for(lambda: answers(url + "/login/"), what="the site answers")
         wait_for(lambda: len(daphnes(popen.pid)) == 2, what="two daphne processes")
+        # Its own redis: no other process can be running it, so it is dead now.
+        status = shell(
+            site_env,
+            "from conversations.models import Message; "
+            f"print(Message.objects.get(pk={left}).status)",
+        )
+        assert status == "interrupted"
         children = children_of(popen.pid)
         redis = [c for c in children if b"redis-server" in command_of(c)]
         assert len(redis) == 1
