@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Daphne processes for `make run`; empty: one per core.
+export WORKERS ?=
 # `make run` is for a local machine: debug on unless you say otherwise.
 export DJANGO_DEBUG ?= 1
 
@@ -21,12 +23,12 @@ venv install: $(VENV)/.installed
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py recover_replies
 
+# One daphne process per core (WORKERS=N to choose), sharing a local redis-server
+# and the database; recover_replies runs first (chatsite/launcher.py).
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo "Serving on http://$(HOST):$(PORT)/"
-	$(BIN)/daphne --bind $(HOST) --port $(PORT) chatsite.asgi:application
+	$(BIN)/python -m chatsite.launcher --host $(HOST) --port $(PORT)
 
 # Debian's chromium (Playwright browser tests), redis-server (the two-process test)
 # and postgresql (the database tests run again on it); installed with apt-get when

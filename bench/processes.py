@@ -28,9 +28,10 @@ SCRUBBED = ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG", "DJANGO_ALLOWED_HOSTS")
 
 
 def port_ranges() -> tuple[range, range]:
-    """Return the (site, upstream) port ranges: BENCH_PORTS="9400-9499" splits one
-    range in two halves (for a machine shared by several people), else the defaults."""
-    spec = os.environ.get("BENCH_PORTS", "")
+    """Return the (site, upstream) port ranges: CHAT_PORTS="9400-9499" (or
+    BENCH_PORTS) splits one range in two halves (for a machine shared by several
+    people), else the defaults."""
+    spec = os.environ.get("CHAT_PORTS") or os.environ.get("BENCH_PORTS", "")
     if not spec:
         return range(18700, 18800), range(9100, 9200)
     low, high = (int(part) for part in spec.split("-"))
@@ -285,6 +286,11 @@ def site_env(database_url: str, redis_url: str, upstream_url: str, counts_dir: P
         CHAT_DATA_DIR=str(counts_dir.parent / "data"),
         BENCH_COUNTS_DIR=str(counts_dir),
         PYTHONUNBUFFERED="1",
+        # One bench user runs every stream: the per-user limits (counted in Redis
+        # with --redis, so across the processes) would refuse most of them.
+        CHAT_LIMIT_CONCURRENT_REPLIES="0",
+        CHAT_LIMIT_MESSAGES_PER_MINUTE="0",
+        CHAT_LIMIT_CONVERSATIONS_PER_HOUR="0",
     )
     if redis_url:
         env["REDIS_URL"] = redis_url

@@ -162,6 +162,26 @@ class Site:
     counts_dir: Path
     logs: list[Path] = field(default_factory=list)
     cookies: dict[str, str] = field(default_factory=dict)
+    database_url: str = ""
+    _pg: Any = None
+
+    def pg_sessions(self) -> int | None:
+        """PostgreSQL only: sessions ever opened on the site's database.
+
+        Read over one connection of the bench's own, kept open, so the reads add
+        none; the server flushes the counter within about a second.
+        """
+        if not self.database_url.startswith("postgres"):
+            return None
+        import psycopg
+
+        if self._pg is None:
+            self._pg = psycopg.connect(self.database_url, autocommit=True)
+        self._pg.execute("select pg_stat_clear_snapshot()")
+        row = self._pg.execute(
+            "select sessions from pg_stat_database where datname = current_database()"
+        ).fetchone()
+        return int(row[0])
 
     def cpu_and_rss(self) -> tuple[float, int]:
         cpu = rss = 0
@@ -706,8 +726,16 @@ async def measure(site: Site, args: argparse.Namespace) -> dict:
     try:
         for streams in args.streams:
             direct = await direct_round(site, streams, args)
+            sessions_before = site.pg_sessions()
             through_site = await site_round(site, streams, args)
             through_site["direct"] = direct
+            if sessions_before is not None:
+                await asyncio.sleep(1.5)  # the server's counters flushed
+                opened = site.pg_sessions() - sessions_before
+                through_site["pg_new_connections"] = opened
+                through_site["pg_new_connections_per_reply"] = opened / max(
+                    through_site["replies"], 1
+                )
             results["rounds"].append(through_site)
             print(format_round(through_site, args), flush=True)
         if args.idle_sockets:
@@ -740,7 +768,7 @@ def start_site(procs: Processes, args: argparse.Namespace, work: Path) -> Site:
     if args.layer_options:
         env["BENCH_LAYER_OPTIONS"] = args.layer_options
     prepare_database(env)
-    site = Site([], [], upstream_url, counts_dir)
+    site = Site([], [], upstream_url, counts_dir, database_url=database_url)
     for number in range(args.processes):
         child, url = procs.start_daphne(f"daphne-{number}", env)
         site.urls.append(url)
@@ -786,7 +814,16 @@ def format_round(r: dict, args: argparse.Namespace) -> str:
         for p in ("p50", "p95")
     ]
     writes = ", ".join(f"{n} {v}" for v, n in r["db_writes"].items() if n)
-    rows = [
+    rows = []
+    if "pg_new_connections" in r:
+        rows.append(
+            (
+                "PostgreSQL connections",
+                f"{r['pg_new_connections']} opened in the round = "
+                f"{r['pg_new_connections_per_reply']:.2f} per reply",
+            )
+        )
+    rows += [
         (
             "replies complete",
             f"{r['complete']}/{r['replies']} "

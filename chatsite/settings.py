@@ -158,6 +158,19 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "DATABASE_POOL", default=True
+):
+    # Under ASGI every HTTP request runs in a thread of its own, so a persistent
+    # connection (CONN_MAX_AGE) is never reused: each request opened a new one.
+    # psycopg's pool (one per process) hands the same few connections around.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE") or 20),
+        # A request waits this long for a free connection, then fails.
+        "timeout": 20,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several async tasks write at once; wait for the lock instead of failing,
     # and take it up front so a read never has to be upgraded mid-transaction.

@@ -21,3 +21,13 @@ STORAGES["staticfiles"]["BACKEND"] = (
 )
 WHITENOISE_USE_FINDERS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# CHAT_TEST_DROP_FRAMES=K: a channel layer that drops every K-th reply.delta and
+# every reply.done fanned out to the pages (tests/lossy_layer.py; one process).
+if os.environ.get("CHAT_TEST_DROP_FRAMES"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "tests.lossy_layer.LossyInMemoryChannelLayer",
+            "CONFIG": {"drop_every": int(os.environ["CHAT_TEST_DROP_FRAMES"])},
+        }
+    }

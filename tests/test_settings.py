@@ -92,3 +92,20 @@ def test_database_url_selects_postgresql():
         DATABASE_URL="postgres://chat:secret@db.internal:5432/chat",
     )
     assert database == ["django.db.backends.postgresql", "chat"]
+
+
+def test_postgresql_connections_come_from_a_pool_unless_turned_off():
+    expression = (
+        "[settings.DATABASES['default']['CONN_MAX_AGE'], "
+        "settings.DATABASES['default'].get('OPTIONS', {}).get('pool')]"
+    )
+    url = "postgres://chat:secret@db.internal:5432/chat"
+    pooled = settings_value(expression, DJANGO_DEBUG="1", DATABASE_URL=url)
+    plain = settings_value(
+        expression, DJANGO_DEBUG="1", DATABASE_URL=url, DATABASE_POOL="0"
+    )
+
+    # Under ASGI a persistent connection is never reused (a thread per request).
+    assert pooled[0] == 0
+    assert pooled[1]["max_size"] == 20
+    assert plain == [60, None]

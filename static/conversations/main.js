@@ -14,6 +14,9 @@ import { nameSidebarItem, setUpSidebarToggle } from "./sidebar.js";
 import { ChatSocket, socketURL } from "./socket.js";
 import { MessageStore } from "./store.js";
 
+// How often the page looks for a streaming reply gone quiet (store.quietReplies).
+const QUIET_CHECK_MS = 1000;
+
 const $ = (id) => document.getElementById(id);
 
 const ui = {
@@ -177,7 +180,11 @@ function startSocket() {
   app.socket = new ChatSocket(socketURL(location, app.conversation.id), {
     onOpen(reconnected) {
       ui.connection.hidden = true;
-      if (reconnected) catchUp();
+      if (reconnected) {
+        // A reply that streamed on while the socket was down: its state now.
+        if (app.store.reconnected()) app.sendFrame({ type: "reply.resync" });
+        catchUp();
+      }
       app.refreshControls();
     },
     onFrame: (frame) => apply(app.store.receive(frame)),
@@ -189,6 +196,13 @@ function startSocket() {
     },
   });
   app.socket.connect();
+  // A missed reply.done (or a last delta lost) leaves a reply streaming here for
+  // ever: a reply we hear nothing of for a while is asked for its state.
+  setInterval(() => {
+    if (app.socket.open && app.store.quietReplies().length) {
+      app.sendFrame({ type: "reply.resync" });
+    }
+  }, QUIET_CHECK_MS);
 }
 
 // After a reconnect: catch up with what happened while the socket was down.

@@ -15,6 +15,10 @@ export function applyPiece(current, piece, offset) {
 
 export const pendingKey = (clientId) => `client:${clientId}`;
 
+// A streaming reply the page has heard nothing of for this long may have ended
+// without its reply.done reaching us (a lossy fan-out): ask for its state.
+export const QUIET_MS = 5000;
+
 // What a frame did, for the page to act on.
 function effects() {
   return {
@@ -32,10 +36,13 @@ function effects() {
 }
 
 export class MessageStore {
-  constructor() {
+  constructor(clock = () => Date.now()) {
     this.messages = new Map();
     // Ids we asked a snapshot for, so a burst of deltas asks once.
     this.resyncAsked = new Set();
+    // When we last heard of each streaming reply (a frame, or asking for it).
+    this.heardAt = new Map();
+    this.clock = clock;
   }
 
   get(key) {
@@ -49,10 +56,44 @@ export class MessageStore {
   upsert(data, key = data.id) {
     this.messages.set(key, data);
     this.resyncAsked.delete(data.id);
+    this.heard(data.id);
     return key;
   }
 
+  heard(messageId) {
+    if (messageId != null) this.heardAt.set(messageId, this.clock());
+  }
+
+  // The streaming replies not heard of for quietMs: a reply.resync is due for each
+  // (again every quietMs while it stays quiet, in case the snapshot was lost too).
+  quietReplies(quietMs = QUIET_MS) {
+    const now = this.clock();
+    const quiet = [];
+    for (const [key, data] of this.messages) {
+      if (data.role !== "assistant" || data.status !== "streaming") continue;
+      if (now - (this.heardAt.get(key) ?? 0) < quietMs) continue;
+      quiet.push(key);
+      this.heardAt.set(key, now);
+      this.resyncAsked.add(key);
+    }
+    return quiet;
+  }
+
+  // After the socket reconnects: every reply still streaming here may have moved
+  // on (or ended) while it was down. True when a reply.resync is due.
+  reconnected() {
+    let due = false;
+    for (const [key, data] of this.messages) {
+      if (data.role !== "assistant" || data.status !== "streaming") continue;
+      this.resyncAsked.add(key);
+      this.heard(key);
+      due = true;
+    }
+    return due;
+  }
+
   remove(key) {
+    this.heardAt.delete(key);
     return this.messages.delete(key);
   }
 
@@ -85,6 +126,7 @@ export class MessageStore {
   // Apply a reply.delta by its offsets; returns effects.
   applyDelta(frame, out = effects()) {
     const data = this.messages.get(frame.message_id);
+    this.heard(frame.message_id);
     if (!data || data.status !== "streaming") {
       // Unknown: a reply we have not heard of (we joined late); ask for it.
       if (!data) out.resync = this.askResync(frame.message_id);

@@ -28,32 +28,37 @@ SCRUBBED_PREFIX = "MINIMAX_"
 USER_PASSWORD = "browser-test-Pa55word"
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now.
+def port_range() -> range | None:
+    """CHAT_PORTS=9500-9599: take the ports from this range (a shared machine)."""
+    spec = os.environ.get("CHAT_PORTS", "")
+    if not spec:
+        return None
+    low, _, high = spec.partition("-")
+    return range(int(low), int(high or low) + 1)
 
-    TEST_PORTS="9400-9499" picks it in that range (a machine shared by several
-    people); else the system chooses.
-    """
-    global _last_port
-    low, _, high = os.environ.get("TEST_PORTS", "").partition("-")
-    candidates = [0]
-    if high:
-        # After the last one handed out: that server may not be listening yet.
-        ports = list(range(int(low), int(high) + 1))
-        start = (ports.index(_last_port) + 1) if _last_port in ports else 0
-        candidates = ports[start:] + ports[:start]
-    for port in candidates:
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    ports = port_range()
+    if ports is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    # Round-robin through the range, so a port just handed out is not given twice.
+    global _next_port
+    for _ in ports:
+        port = ports[_next_port % len(ports)]
+        _next_port += 1
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            _last_port = sock.getsockname()[1]
-            return _last_port
-    raise RuntimeError(f"no free port in {low}-{high}")
+            return port
+    raise RuntimeError(f"no free port in CHAT_PORTS={os.environ['CHAT_PORTS']}")
 
 
-_last_port = 0
+_next_port = 0
 
 
 def site_env(db_path: Path, **overrides: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ def body_text(reply) -> str:
 def test_a_reply_cut_by_a_crash_is_kept_and_marked_interrupted(
     context: BrowserContext, browser_tmp: Path
 ) -> None:
-    # A one-process site of its own (the in-memory layer, as `make run` serves it).
+    # A one-process site of its own (the in-memory layer, as `WORKERS=1 make run`).
     env = new_site(browser_tmp, "crash", MINIMAX_SIMULATOR_CHUNK_DELAY="0.02")
     server = serve_site("daphne-crash", env, browser_tmp)
     try:

@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { MessageStore, applyPiece, pendingKey } from "../../static/conversations/store.js";
+import {
+  MessageStore,
+  QUIET_MS,
+  applyPiece,
+  pendingKey,
+} from "../../static/conversations/store.js";
 
 const reply = (fields = {}) => ({
   id: 7,
@@ -141,5 +146,102 @@ describe("MessageStore.merge (after a reconnect)", () => {
     assert.deepEqual(effects.removed, [2]);
     assert.equal(store.get(7).content, "live text");
     assert.deepEqual(store.keys().sort(), [1, 7, "client:x"].sort());
+  });
+});
+
+// A page that misses frames (a lossy fan-out across processes) repairs itself.
+describe("MessageStore repair of missed frames", () => {
+  const clockAt = (start = 1_000_000) => {
+    const clock = () => clock.now;
+    clock.now = start;
+    return clock;
+  };
+
+  test("a delta past what the page has asks once, then the snapshot repairs it", () => {
+    const store = new MessageStore();
+    store.receive({ type: "message.created", message: reply() });
+    store.receive(delta({ text: "Hello", text_offset: 0 }));
+    // ", wor" (offset 5) was lost.
+    const gap = store.receive(delta({ text: "ld", text_offset: 10 }));
+    const again = store.receive(delta({ text: "!", text_offset: 12 }));
+    store.receive({ type: "reply.snapshot", message: reply({ content: "Hello, world!" }) });
+    const next = store.receive(delta({ text: " Bye.", text_offset: 13 }));
+
+    assert.equal(gap.resync, true);
+    assert.equal(again.resync, false);
+    assert.deepEqual(gap.changed, []);
+    assert.equal(store.get(7).content, "Hello, world! Bye.");
+    assert.deepEqual(next.changed, [7]);
+  });
+
+  test("a gap in the reasoning asks too", () => {
+    const store = new MessageStore();
+    store.receive({ type: "message.created", message: reply({ reasoning: "Hm" }) });
+    assert.equal(store.receive(delta({ reasoning: "ok", reasoning_offset: 9 })).resync, true);
+    assert.equal(store.get(7).reasoning, "Hm");
+  });
+
+  test("a streaming reply heard of within the quiet time is left alone", () => {
+    const clock = clockAt();
+    const store = new MessageStore(clock);
+    store.receive({ type: "message.created", message: reply() });
+    clock.now += QUIET_MS - 1000;
+    store.receive(delta({ text: "Hi", text_offset: 0 }));
+    clock.now += QUIET_MS - 1;
+
+    assert.deepEqual(store.quietReplies(), []);
+  });
+
+  test("a missed reply.done: the quiet reply is asked for, then ends by its snapshot", () => {
+    const clock = clockAt();
+    const store = new MessageStore(clock);
+    store.receive({ type: "message.created", message: reply() });
+    store.receive(delta({ text: "All of it.", text_offset: 0 }));
+    // reply.done never arrives.
+    clock.now += QUIET_MS;
+    const due = store.quietReplies();
+    const soonAfter = store.quietReplies();
+    store.receive({
+      type: "reply.snapshot",
+      message: reply({ content: "All of it.", status: "complete" }),
+    });
+    clock.now += 10 * QUIET_MS;
+
+    assert.deepEqual(due, [7]);
+    assert.deepEqual(soonAfter, []);
+    assert.equal(store.get(7).status, "complete");
+    assert.equal(store.streamingReply(), null);
+    assert.deepEqual(store.quietReplies(), []);
+  });
+
+  test("a lost snapshot is asked for again after another quiet time", () => {
+    const clock = clockAt();
+    const store = new MessageStore(clock);
+    store.receive({ type: "message.created", message: reply() });
+    clock.now += QUIET_MS;
+    assert.deepEqual(store.quietReplies(), [7]);
+    clock.now += QUIET_MS / 2;
+    assert.deepEqual(store.quietReplies(), []);
+    clock.now += QUIET_MS / 2;
+    assert.deepEqual(store.quietReplies(), [7]);
+  });
+
+  test("ended replies and user messages never count as quiet", () => {
+    const clock = clockAt();
+    const store = new MessageStore(clock);
+    store.upsert({ id: 1, role: "user", content: "Q", status: "complete" });
+    store.upsert(reply({ id: 2, status: "complete" }));
+    clock.now += 100 * QUIET_MS;
+    assert.deepEqual(store.quietReplies(), []);
+  });
+
+  test("on reconnect a resync is due while a reply streams, not otherwise", () => {
+    const store = new MessageStore();
+    store.upsert(reply({ id: 2, status: "complete" }));
+    assert.equal(store.reconnected(), false);
+    store.receive({ type: "message.created", message: reply() });
+    assert.equal(store.reconnected(), true);
+    // Asked already: a gap right after does not ask a second time.
+    assert.equal(store.receive(delta({ text: "x", text_offset: 40 })).resync, false);
   });
 });
