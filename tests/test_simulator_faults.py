@@ -438,3 +438,34 @@ async def test_repeat_sends_one_sentence_sixteen_times(client, path, body):
     sentence = "Again and again, the same words. "
     assert pieces == [sentence] * 16
     assert pieces[1] == "".join(pieces[:1])  # the second repeats the whole text
+
+
+ECHOED = (
+    '# Hi\n\n<img src=x onerror="alert(1)">\n\n'
+    "  [x](javascript:alert(1))  $\\href{j}{x}$"
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (V2, v2_body(f"{ECHOED} [sim:echo]")),
+        (V2, v2_body(f"{ECHOED} [sim:echo]", model="MiniMax-M1")),
+        (CHAT, v2_body(f"[sim:echo] {ECHOED}", model="MiniMax-M2.7")),
+        (PRO, pro_body(f"{ECHOED}[sim:echo]")),
+    ],
+    ids=["v2", "v2-reasoning", "chat-think", "pro"],
+)
+async def test_echo_says_the_message_back_verbatim(client, path, body):
+    answer = (await client.post(path, json=body)).json()
+    if path == PRO:
+        assert answer["reply"] == ECHOED
+        return
+    message = answer["choices"][0]["message"]
+    if path == CHAT:
+        assert message["content"] == f"<think>\n{ECHOED}\n</think>\n\n{ECHOED}"
+    else:
+        assert message["content"] == ECHOED
+        assert message.get("reasoning_content", "") == (
+            ECHOED if body["model"] == "MiniMax-M1" else ""
+        )

@@ -1,9 +1,10 @@
 """What a broken or hostile upstream sends: the `[sim:odd-numbers]`,
-`[sim:huge-line]` and `[sim:repeat]` triggers (docs/simulator.md).
+`[sim:huge-line]`, `[sim:repeat]` and `[sim:echo]` triggers (docs/simulator.md).
 
 The client must survive each with the text received so far and a typed end:
 odd values in the final event, a line too long to hold, and a reply whose
-pieces legitimately repeat the whole text so far.
+pieces legitimately repeat the whole text so far. The page must show hostile
+model output as text: `[sim:echo]` makes the model say whatever the user wrote.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .replies import Answer
+from .replies import Answer, Prompt, seed_for, split_pieces
 
 # Over the client's limits (1 MiB per SSE line, 16 MiB per body read whole), and
 # small enough to send over localhost in a fraction of a second.
@@ -56,3 +57,10 @@ def repeating(answer: Answer) -> Answer:
     piece for a cumulative snapshot drops it, and every piece after it).
     """
     return Answer(answer.reasoning_pieces, (REPEATED_PIECE,) * REPEATED_PIECES)
+
+
+def echoing(prompt: Prompt, answer: Answer) -> Answer:
+    """Return the user's message back verbatim, as the content and, when the model
+    thinks first, as the reasoning too (a stored-XSS corpus in model output)."""
+    pieces = tuple(split_pieces(prompt.verbatim, seed_for(prompt.verbatim)))
+    return Answer(pieces if answer.reasoning_pieces else (), pieces)
