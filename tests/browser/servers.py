@@ -239,11 +239,13 @@ def start_daphne(name: str, env: dict[str, str], log_dir: Path) -> SiteServer:
     return SiteServer(url=url, env=env, process=process)
 
 
-def start_simulator(log_dir: Path, chunk_delay: float) -> tuple[Process, str]:
+def start_simulator(
+    log_dir: Path, chunk_delay: float, name: str = "simulator"
+) -> tuple[Process, str]:
     """Start `manage.py minimax_simulator` on a free port; return it and its URL."""
     port = free_port()
     process = Process(
-        name="simulator",
+        name=name,
         args=[
             sys.executable,
             "manage.py",
@@ -254,7 +256,7 @@ def start_simulator(log_dir: Path, chunk_delay: float) -> tuple[Process, str]:
             str(chunk_delay),
         ],
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
-        log_path=log_dir / "simulator.log",
+        log_path=log_dir / f"{name}.log",
     )
     process.start()
     url = f"http://127.0.0.1:{port}"
