@@ -12,6 +12,7 @@ The timers are short (settings below) so the whole matrix runs in seconds.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import pytest
@@ -205,6 +206,34 @@ async def test_every_documented_status_code_is_a_clear_error(
     assert reply.error_code == code
 
 
+def canary_forms() -> list[str]:
+    """Return the canary the ways an upstream echoes it (simulator's key_echo)."""
+    header = base64.b64encode(f"Bearer {CANARY}".encode()).decode()
+    return [CANARY, CANARY.lower(), CANARY.upper(), CANARY[:10], header[10:30]]
+
+
+@pytest.mark.parametrize(("model", "dialect"), DIALECTS)
+async def test_an_error_that_echoes_the_key_shows_none_of_it(
+    upstream_site, open_socket, user, other_user, model, dialect, caplog
+):
+    reply, done = await check_case(
+        open_socket,
+        user,
+        other_user,
+        model,
+        dialect,
+        "Tell me about rivers. [sim:echo-key]",
+        "error",
+        "invalid_request",
+        "",
+        False,
+    )
+    shown = json.dumps(done) + reply.error_message + caplog.text
+    # The vendor's words are shown (they name the field), the key in none of them.
+    assert "invalid params, api key ***" in done["error"]["message"]
+    assert [form for form in canary_forms() if form.lower() in shown.lower()] == []
+
+
 # --- speech: a T2A answer that is JSON ------------------------------------------
 
 
@@ -232,6 +261,8 @@ async def speech_api(upstream_site, user, settings, tmp_path):
         ("speech-01", "[sim:error=1008]", "balance"),
         ("speech-01", "[sim:error=1002]", "rate_limit"),
         ("speech-01", "[sim:http=503]", "server"),
+        ("speech-02-hd", "[sim:echo-key]", "invalid_request"),
+        ("speech-01", "[sim:echo-key]", "invalid_request"),
     ],
     ids=[
         "t2a_v2-1008",
@@ -240,6 +271,8 @@ async def speech_api(upstream_site, user, settings, tmp_path):
         "legacy-json-1008",
         "legacy-json-1002",
         "legacy-503",
+        "t2a_v2-echo-key",
+        "legacy-echo-key",
     ],
 )
 async def test_a_speech_answer_that_is_json_is_a_clear_error(
@@ -263,6 +296,7 @@ async def test_a_speech_answer_that_is_json_is_a_clear_error(
     assert clip["error_kind"] == kind
     assert clip["error"].strip()
     assert clip["download_url"] is None
-    assert CANARY.lower() not in json.dumps(clip).lower()
+    shown = json.dumps(clip).lower()
+    assert [form for form in canary_forms() if form.lower() in shown] == []
     files = [p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()]
     assert files == [], "no audio file is kept for an error"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import time
@@ -469,3 +470,15 @@ async def test_echo_says_the_message_back_verbatim(client, path, body):
         assert message.get("reasoning_content", "") == (
             ECHOED if body["model"] == "MiniMax-M1" else ""
         )
+
+
+@pytest.mark.parametrize("path", [V2, CHAT, PRO])
+async def test_echo_key_answers_an_error_that_echoes_the_key(client, path):
+    body = pro_body("hi [sim:echo-key]") if path == PRO else v2_body("[sim:echo-key]")
+    answer = (await client.post(path, json=body)).json()
+    message = answer["base_resp"]["status_msg"]
+    key = "offline-simulator"  # SIMULATOR_AUTH's key
+    assert answer["base_resp"]["status_code"] == 2013
+    for echo in (key, key.upper(), key[:10]):
+        assert echo in message
+    assert base64.b64encode(f"Bearer {key}".encode()).decode() in message

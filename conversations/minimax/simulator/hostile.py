@@ -1,5 +1,6 @@
 """What a broken or hostile upstream sends: the `[sim:odd-numbers]`,
-`[sim:huge-line]`, `[sim:repeat]` and `[sim:echo]` triggers (docs/simulator.md).
+`[sim:huge-line]`, `[sim:repeat]`, `[sim:echo]` and `[sim:echo-key]` triggers
+(docs/simulator.md).
 
 The client must survive each with the text received so far and a typed end:
 odd values in the final event, a line too long to hold, and a reply whose
@@ -9,6 +10,7 @@ model output as text: `[sim:echo]` makes the model say whatever the user wrote.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +23,8 @@ HUGE_BODY_BYTES = 17 * 2**20
 HUGE_PART_BYTES = 256 * 2**10
 REPEATED_PIECE = "Again and again, the same words. "
 REPEATED_PIECES = 16
+# Anywhere in a request body: the answer is an error that echoes the caller's key.
+ECHO_KEY_TRIGGER = b"[sim:echo-key]"
 
 
 def odd_numbers(body: dict[str, Any]) -> dict[str, Any]:
@@ -64,3 +68,15 @@ def echoing(prompt: Prompt, answer: Answer) -> Answer:
     thinks first, as the reasoning too (a stored-XSS corpus in model output)."""
     pieces = tuple(split_pieces(prompt.verbatim, seed_for(prompt.verbatim)))
     return Answer(pieces if answer.reasoning_pieces else (), pieces)
+
+
+def key_echo(key: str) -> str:
+    """Return a status_msg that echoes `key` the ways upstreams have: as sent,
+    lower- and upper-cased, shortened, and base64-encoded in a header dump. An
+    "invalid params" text: clients show those words, since they name the field."""
+    header = base64.b64encode(f"Bearer {key}".encode()).decode()
+    return (
+        f"invalid params, api key {key} (normalised {key.lower()}, "
+        f"{key.upper()}), key id {key[:10]}...{key[-4:]}, "
+        f"authorization header (base64) {header}"
+    )
