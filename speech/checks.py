@@ -75,7 +75,8 @@ def check_speech_settings(
 
     text = _check_text(payload.get("text"), text_required, fail)
     model = payload.get("model") or DEFAULT_MODEL
-    if model not in MODELS_BY_ID:
+    # A list or an object is not a model (and not hashable: no dict lookup).
+    if not isinstance(model, str) or model not in MODELS_BY_ID:
         fail("model", _("Unknown speech model %(model)r.") % {"model": str(model)[:64]})
         model = DEFAULT_MODEL
     endpoint = MODELS_BY_ID[model].endpoint
@@ -160,7 +161,7 @@ def _check_emotion(value: Any, model: str, endpoint: str, fail) -> str:
         fail("emotion", _("The legacy models take no emotion."))
         return ""
     allowed = emotions_for(model)
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         fail(
             "emotion",
             _("%(model)s takes one of: %(values)s.")

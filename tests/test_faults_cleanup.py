@@ -1,11 +1,14 @@
 """The suite ends every process it starts, even when the test that started it fails."""
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,3 +68,54 @@ def test_a_failed_run_leaves_no_process_behind(tmp_path):
         os.kill(pid, 9)
     assert result.returncode != 0
     assert left == []
+
+
+# A test run that starts a server and is then killed outright (SIGKILL, or the
+# SIGTERM of a CI timeout): no fixture, finalizer or atexit runs.
+KILLED_RUN = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from tests.browser.servers import Process
+
+    process = Process(
+        name="orphan",
+        args=["sleep", "300"],
+        env={"PATH": "/usr/bin:/bin"},
+        log_path=Path(sys.argv[1]),
+    )
+    process.start()
+    print(process.popen.pid, flush=True)
+    os.kill(os.getpid(), int(sys.argv[2]))
+    """
+)
+
+
+def running(pid: int) -> bool:
+    """Return whether pid runs (a zombie nobody reaped has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
+def test_a_killed_run_leaves_no_server_behind(tmp_path, sig):
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(tmp_path / "orphan.log"), str(sig)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    pid = int(result.stdout.split()[0])
+    deadline = time.monotonic() + 5
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = running(pid)
+    if left:  # not for the next run either
+        os.kill(pid, 9)
+    assert result.returncode == -sig
+    assert not left, "the server outlived the killed test run"

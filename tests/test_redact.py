@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import logging.config
+import re
 from contextlib import aclosing
 from urllib.parse import quote
 
@@ -47,6 +50,51 @@ def test_redact_masks_every_form_of_the_key(echo):
     assert quote(KEY, safe="").lower()[:12] not in masked.lower()
     assert masked.startswith("invalid params, key (") and "***" in masked
     assert masked.endswith(") is not allowed")
+
+
+def key_fragments_in_base64(text: str) -> list[str]:
+    """Return every 8-byte piece of the key that any base64 run in `text` decodes
+    to, at any alignment, standard or URL-safe."""
+    found = []
+    for run in re.findall(r"[A-Za-z0-9+/_-]{8,}", text):
+        run = run.replace("-", "+").replace("_", "/")
+        for skip in range(4):
+            body = run[skip:]
+            body = body[: len(body) // 4 * 4]
+            try:
+                decoded = base64.b64decode(body, validate=True)
+            except binascii.Error:
+                continue
+            found += [
+                KEY[i : i + 8]
+                for i in range(len(KEY) - 7)
+                if KEY[i : i + 8].encode() in decoded
+            ]
+    return found
+
+
+BASE64_ECHOES = {
+    "key": KEY,
+    "bearer": f"Bearer {KEY}",
+    "basic": f":{KEY}",
+    "header": f"Authorization: Bearer {KEY}",
+    "key-and-more": f"{KEY} and then some",
+}
+
+
+@pytest.mark.parametrize("urlsafe", [False, True], ids=["standard", "url-safe"])
+@pytest.mark.parametrize("echo", BASE64_ECHOES.values(), ids=BASE64_ECHOES.keys())
+def test_redact_masks_the_key_in_base64(echo, urlsafe):
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    encoded = encode(echo.encode()).decode()
+    text = f"request dump: auth={encoded} (rejected)"
+    assert key_fragments_in_base64(text), "the check finds the key before redact"
+
+    masked = redact(text, KEY)
+
+    assert key_fragments_in_base64(masked) == []
+    assert masked.startswith("request dump: auth=") and "***" in masked
+    assert masked.endswith(" (rejected)")
 
 
 def test_redact_leaves_other_text_alone():

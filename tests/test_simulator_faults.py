@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import time
@@ -438,3 +439,46 @@ async def test_repeat_sends_one_sentence_sixteen_times(client, path, body):
     sentence = "Again and again, the same words. "
     assert pieces == [sentence] * 16
     assert pieces[1] == "".join(pieces[:1])  # the second repeats the whole text
+
+
+ECHOED = (
+    '# Hi\n\n<img src=x onerror="alert(1)">\n\n'
+    "  [x](javascript:alert(1))  $\\href{j}{x}$"
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (V2, v2_body(f"{ECHOED} [sim:echo]")),
+        (V2, v2_body(f"{ECHOED} [sim:echo]", model="MiniMax-M1")),
+        (CHAT, v2_body(f"[sim:echo] {ECHOED}", model="MiniMax-M2.7")),
+        (PRO, pro_body(f"{ECHOED}[sim:echo]")),
+    ],
+    ids=["v2", "v2-reasoning", "chat-think", "pro"],
+)
+async def test_echo_says_the_message_back_verbatim(client, path, body):
+    answer = (await client.post(path, json=body)).json()
+    if path == PRO:
+        assert answer["reply"] == ECHOED
+        return
+    message = answer["choices"][0]["message"]
+    if path == CHAT:
+        assert message["content"] == f"<think>\n{ECHOED}\n</think>\n\n{ECHOED}"
+    else:
+        assert message["content"] == ECHOED
+        assert message.get("reasoning_content", "") == (
+            ECHOED if body["model"] == "MiniMax-M1" else ""
+        )
+
+
+@pytest.mark.parametrize("path", [V2, CHAT, PRO])
+async def test_echo_key_answers_an_error_that_echoes_the_key(client, path):
+    body = pro_body("hi [sim:echo-key]") if path == PRO else v2_body("[sim:echo-key]")
+    answer = (await client.post(path, json=body)).json()
+    message = answer["base_resp"]["status_msg"]
+    key = "offline-simulator"  # SIMULATOR_AUTH's key
+    assert answer["base_resp"]["status_code"] == 2013
+    for echo in (key, key.upper(), key[:10]):
+        assert echo in message
+    assert base64.b64encode(f"Bearer {key}".encode()).decode() in message

@@ -90,6 +90,21 @@ def test_not_json_is_a_400(signed_in):
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("model", ["speech-02-hd"]), ("model", {"id": 1}), ("emotion", ["happy"])],
+    ids=["model-list", "model-object", "emotion-list"],
+)
+@pytest.mark.parametrize("url", ["/api/speech/", "/api/speech/blends/"])
+def test_a_list_or_object_where_a_name_belongs_is_a_400(signed_in, url, field, value):
+    # These were a TypeError (unhashable) and a 500, found by tests/test_attacks_fuzz.
+    payload = {"text": "Hi", "name": "b", "voices": ONE_VOICE, field: value}
+    response = signed_in.post(url, json.dumps(payload), content_type="application/json")
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert not SpeechClip.objects.exists()
+
+
 def test_the_api_wants_a_signed_in_user(client):
     assert client.get("/api/speech/").status_code == 401
     assert client.post("/api/speech/", {}).status_code == 401

@@ -1,14 +1,16 @@
 """Keep the API key out of everything the package raises, returns or logs.
 
 An upstream may echo the key back in any form: as sent, lower- or upper-cased,
-URL-encoded, cut short ("sk-abc...xyz"), or in a quoted `Authorization: Bearer`
-header. `redact(text, key)` masks all of them; the errors use it, and
-`RedactKeyFilter` applies it to log records (message, arguments, traceback) on
-the handler it is installed on.
+URL-encoded, base64-encoded (alone or inside an encoded header), cut short
+("sk-abc...xyz"), or in a quoted `Authorization: Bearer` header.
+`redact(text, key)` masks all of them; the errors use it, and `RedactKeyFilter`
+applies it to log records (message, arguments, traceback) on the handler it is
+installed on.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from urllib.parse import quote, quote_plus
@@ -33,7 +35,26 @@ def redact(text: str, key: str | None) -> str:
 
 def _forms(key: str) -> set[str]:
     """Return the key as it may be echoed, lower-cased for comparison."""
-    return {form.lower() for form in (key, quote(key, safe=""), quote_plus(key))}
+    forms = {key, quote(key, safe=""), quote_plus(key), *_base64_forms(key)}
+    return {form.lower() for form in forms}
+
+
+def _base64_forms(key: str) -> list[str]:
+    """Return the characters of the key's base64 encoding that depend on the key
+    alone, at each of the three byte alignments it can have inside a longer
+    encoded string ("Bearer <key>", "user:<key>" in a Basic header), standard and
+    URL-safe."""
+    raw = key.encode()
+    forms = []
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        # Characters 0..start-1 carry bits of the bytes before the key; from end on
+        # they carry the padding (or, in a longer string, the bytes after it).
+        start = -(-offset * 8 // 6)
+        end = (offset + len(raw)) * 8 // 6
+        stable = encoded[start:end]
+        forms += [stable, stable.replace("+", "-").replace("/", "_")]
+    return forms
 
 
 def _lowered(text: str) -> str:

@@ -6,11 +6,14 @@
 // MathML needs no style attribute, no KaTeX stylesheet and no KaTeX fonts.
 // trust: false keeps \href, \url, \htmlClass, \includegraphics... inert (shown as red
 // source text); the HTML still goes through DOMPurify after this (markdown.js).
+// A formula KaTeX cannot parse: with throwOnError: false KaTeX would answer a span with
+// style="color:#cc0000" (which the CSP refuses, and which DOMPurify would have to strip),
+// so it throws instead and the TeX is shown as escaped text in a span.math-error.
 import katex from "../vendor/katex/katex.js";
 
 const KATEX_OPTIONS = {
   output: "mathml",
-  throwOnError: false,
+  throwOnError: true,
   trust: false,
   strict: "ignore",
   maxSize: 20,
@@ -25,9 +28,19 @@ function withoutAnnotation(html) {
     .replace(/<\/?semantics>/g, "");
 }
 
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const escapeHTML = (text) => text.replace(/[&<>"']/g, (ch) => ESCAPES[ch]);
+
 export function renderMath(tex, display) {
-  const html = katex.renderToString(tex, { ...KATEX_OPTIONS, displayMode: display });
   const tag = display ? "div" : "span";
+  let html;
+  try {
+    html = katex.renderToString(tex, { ...KATEX_OPTIONS, displayMode: display });
+  } catch (error) {
+    if (!(error instanceof katex.ParseError)) throw error;
+    const opener = `<${tag} class="math math-error${display ? " math-display" : ""}" data-testid="math-error">`;
+    return `${opener}${escapeHTML(tex)}</${tag}>`;
+  }
   return `<${tag} class="math${display ? " math-display" : ""}" data-testid="math">${withoutAnnotation(html)}</${tag}>`;
 }
 

@@ -161,6 +161,27 @@ def live_server_url(chat_server: SiteServer) -> str:
     return chat_server.url
 
 
+# The MiniMax key of the attack tests' site: a canary that must never show anywhere.
+CANARY_KEY = "sk-cnry-7Hq2Wm9XvL4pRt8Zb3Kd6Ns1Jy5Fg0Ae"
+
+
+@pytest.fixture(scope="session")
+def attack_server(browser_tmp: Path) -> Iterator[SiteServer]:
+    """A site online with the canary key, upstream the simulator over HTTP (no pacing:
+    the attack tests look at what a reply leaves on the page, not how it streams)."""
+    simulator, url = start_simulator(browser_tmp, 0, name="simulator-attack")
+    _processes.append(simulator)
+    env = new_site(
+        browser_tmp, "attack", **{**_online_env(url), "MINIMAX_API_KEY": CANARY_KEY}
+    )
+    try:
+        server = serve_site("daphne-attack", env, browser_tmp)
+        yield server
+        server.process.stop()
+    finally:
+        simulator.stop()
+
+
 @pytest.fixture(scope="session")
 def offline_server(browser_tmp: Path) -> Iterator[SiteServer]:
     """A daphne process with no API key (the built-in simulator), on a fresh DB."""

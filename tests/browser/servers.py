@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +112,29 @@ def create_user(env: dict[str, str], username: str) -> None:
     manage(env, "shell", "-c", code)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def ended_with_this_process():
+    """Return a preexec_fn that has the kernel SIGKILL the child when the process
+    starting it dies, however it dies (SIGKILL, SIGTERM from a CI timeout, a crash):
+    atexit and fixtures never run then, and a child in a session of its own gets
+    no signal from the terminal either. Linux only; elsewhere None."""
+    # The kernel ties the signal to the thread that forks: a worker thread that
+    # ends would take the server with it, so only the main thread asks for it.
+    if _LIBC is None or threading.current_thread() is not threading.main_thread():
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # it died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
 # Every process the tests started, oldest first: whatever is still running when the
 # session ends is ended (tests/browser/conftest.py, and atexit below as a backstop).
 STARTED: list[Process] = []
@@ -120,7 +145,8 @@ class Process:
     """A long-running child process whose output goes to a log file.
 
     It leads a process group of its own, so stopping it also ends anything it
-    started, and a Ctrl-C in the terminal does not reach it half-way.
+    started, and a Ctrl-C in the terminal does not reach it half-way. It dies with
+    the test process even when that is killed outright (ended_with_this_process).
     """
 
     name: str
@@ -139,6 +165,7 @@ class Process:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=ended_with_this_process(),
         )
         STARTED.append(self)
 
@@ -244,11 +271,13 @@ def start_daphne(name: str, env: dict[str, str], log_dir: Path) -> SiteServer:
     return SiteServer(url=url, env=env, process=process)
 
 
-def start_simulator(log_dir: Path, chunk_delay: float) -> tuple[Process, str]:
+def start_simulator(
+    log_dir: Path, chunk_delay: float, name: str = "simulator"
+) -> tuple[Process, str]:
     """Start `manage.py minimax_simulator` on a free port; return it and its URL."""
     port = free_port()
     process = Process(
-        name="simulator",
+        name=name,
         args=[
             sys.executable,
             "manage.py",
@@ -259,7 +288,7 @@ def start_simulator(log_dir: Path, chunk_delay: float) -> tuple[Process, str]:
             str(chunk_delay),
         ],
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
-        log_path=log_dir / "simulator.log",
+        log_path=log_dir / f"{name}.log",
     )
     process.start()
     url = f"http://127.0.0.1:{port}"

@@ -52,8 +52,25 @@ describe("math", () => {
     }
   });
 
-  test("a broken formula shows its source instead of failing", () => {
-    assert.match(markdownToHTML("$\\frac{1$"), /katex-error/);
+  test("a broken formula shows its source as text, with a class and no style", () => {
+    for (const [text, tex] of [
+      ["$\\frac{1$", "\\frac{1"],
+      ["$$\n\\begin{matrix}\n$$", "\\begin{matrix}"],
+      ["\\(\\left( x\\)", "\\left( x"],
+    ]) {
+      const html = markdownToHTML(text);
+      // The strict CSP (style-src without 'unsafe-inline') refuses style attributes.
+      assert.doesNotMatch(html, /style=/, text);
+      assert.match(html, /class="math math-error[^"]*" data-testid="math-error">/, text);
+      assert.ok(html.includes(`data-testid="math-error">${tex}</`), text);
+      assert.doesNotMatch(html, /title=|katex-error/, text);
+    }
+  });
+
+  test("a broken formula's source is escaped, never markup", () => {
+    const html = markdownToHTML('$\\frac{<img src=x onerror="alert(1)">$');
+    assert.doesNotMatch(html, /<img|style=/);
+    assert.match(html, /\\frac\{&lt;img src=x onerror=&quot;alert\(1\)&quot;&gt;</);
   });
 });
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from .chat_wire import CHAT, Completion, ToolCall, final_body, stream_chunks
 from .failures import InvalidParams
-from .hostile import odd_numbers, repeating
+from .hostile import echoing, odd_numbers, repeating
 from .models import CHAT_MAX_COMPLETION_TOKENS, JSON_SCHEMA_MODELS, model_for
 from .replies import Answer, Prompt, compose, compose_json, count_tokens, seed_for
 from .schema_example import example_for_schema
-from .triggers import Triggers, parse_triggers, strip_triggers
+from .triggers import Triggers, echo_text, parse_triggers, strip_triggers
 from .validate import (
     SCHEMA_NAME_RE,
     optional_bool,
@@ -67,6 +67,8 @@ def decide(payload: dict[str, Any], dialect: str) -> Completion:
         answer = compose(prompt, reasoning=reasoning_model, long="long" in triggers)
     if "repeat" in triggers:
         answer = repeating(answer)
+    elif "echo" in triggers:
+        answer = echoing(prompt, answer)
     tool_call = None
     wants_tool = "tool" in triggers and messages[-1]["role"] == "user"
     if wants_tool and tools and payload.get("tool_choice") != "none":
@@ -100,6 +102,7 @@ def _prompt_of(messages: list[dict[str, Any]], model: str) -> tuple[Prompt, Trig
     last = messages[-1]
     prompt = Prompt(
         question=strip_triggers(raw),
+        verbatim=echo_text(raw),
         model=model,
         turn=sum(m["role"] == "user" for m in messages),
         tool_result=_text(last) if last["role"] == "tool" else None,

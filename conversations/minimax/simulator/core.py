@@ -22,7 +22,7 @@ from .failures import (
     compat_error_body,
     html_error_page,
 )
-from .hostile import huge_line
+from .hostile import ECHO_KEY_TRIGGER, huge_line, key_echo
 from .pro import pro_reply
 from .speech import legacy_speech_reply, t2a_v2_reply
 from .wire import JSON_TYPE, Reply, dumps, new_id
@@ -101,7 +101,9 @@ class Simulator:
                 headers={"allow": "POST"},
             )
         try:
-            _check_auth(request.headers)
+            key = _check_auth(request.headers)
+            if ECHO_KEY_TRIGGER in request.body:
+                raise SimError(2013, key_echo(key))
             payload = _parse_json(request.body)
             return endpoint.handler(payload, trace_id)
         except SimError as error:
@@ -148,12 +150,14 @@ def _prefix_before_fault(reply: Reply) -> list[bytes]:
     return [body[: len(body) // 2]]
 
 
-def _check_auth(headers: Mapping[str, str]) -> None:
+def _check_auth(headers: Mapping[str, str]) -> str:
+    """Return the bearer key, or raise the vendor's error for a missing or bad one."""
     scheme, _, key = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise SimError(1004, LOGIN_FAIL)
     if "invalid" in key:
         raise SimError(2049)
+    return key
 
 
 def _parse_json(body: bytes) -> dict[str, Any]:

@@ -1,17 +1,20 @@
 """What a broken or hostile upstream sends: the `[sim:odd-numbers]`,
-`[sim:huge-line]` and `[sim:repeat]` triggers (docs/simulator.md).
+`[sim:huge-line]`, `[sim:repeat]`, `[sim:echo]` and `[sim:echo-key]` triggers
+(docs/simulator.md).
 
 The client must survive each with the text received so far and a typed end:
 odd values in the final event, a line too long to hold, and a reply whose
-pieces legitimately repeat the whole text so far.
+pieces legitimately repeat the whole text so far. The page must show hostile
+model output as text: `[sim:echo]` makes the model say whatever the user wrote.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
-from .replies import Answer
+from .replies import Answer, Prompt, seed_for, split_pieces
 
 # Over the client's limits (1 MiB per SSE line, 16 MiB per body read whole), and
 # small enough to send over localhost in a fraction of a second.
@@ -20,6 +23,8 @@ HUGE_BODY_BYTES = 17 * 2**20
 HUGE_PART_BYTES = 256 * 2**10
 REPEATED_PIECE = "Again and again, the same words. "
 REPEATED_PIECES = 16
+# Anywhere in a request body: the answer is an error that echoes the caller's key.
+ECHO_KEY_TRIGGER = b"[sim:echo-key]"
 
 
 def odd_numbers(body: dict[str, Any]) -> dict[str, Any]:
@@ -56,3 +61,22 @@ def repeating(answer: Answer) -> Answer:
     piece for a cumulative snapshot drops it, and every piece after it).
     """
     return Answer(answer.reasoning_pieces, (REPEATED_PIECE,) * REPEATED_PIECES)
+
+
+def echoing(prompt: Prompt, answer: Answer) -> Answer:
+    """Return the user's message back verbatim, as the content and, when the model
+    thinks first, as the reasoning too (a stored-XSS corpus in model output)."""
+    pieces = tuple(split_pieces(prompt.verbatim, seed_for(prompt.verbatim)))
+    return Answer(pieces if answer.reasoning_pieces else (), pieces)
+
+
+def key_echo(key: str) -> str:
+    """Return a status_msg that echoes `key` the ways upstreams have: as sent,
+    lower- and upper-cased, shortened, and base64-encoded in a header dump. An
+    "invalid params" text: clients show those words, since they name the field."""
+    header = base64.b64encode(f"Bearer {key}".encode()).decode()
+    return (
+        f"invalid params, api key {key} (normalised {key.lower()}, "
+        f"{key.upper()}), key id {key[:10]}...{key[-4:]}, "
+        f"authorization header (base64) {header}"
+    )

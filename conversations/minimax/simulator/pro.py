@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .failures import InvalidParams
-from .hostile import odd_numbers, repeating
+from .hostile import echoing, odd_numbers, repeating
 from .models import model_for
 from .replies import Answer, Prompt, compose, count_tokens
 from .schema_example import example_for_schema
-from .triggers import Triggers, parse_triggers, strip_triggers
+from .triggers import Triggers, echo_text, parse_triggers, strip_triggers
 from .validate import (
     optional_bool,
     positive_int,
@@ -82,6 +82,7 @@ def decide(payload: dict[str, Any]) -> ProReply:
     last = messages[-1]
     prompt = Prompt(
         question=strip_triggers(raw),
+        verbatim=echo_text(raw),
         model=model,
         turn=len(users),
         tool_result=last["text"] if last["sender_type"] == "FUNCTION" else None,
@@ -90,6 +91,8 @@ def decide(payload: dict[str, Any]) -> ProReply:
     answer = compose(prompt, reasoning=False, long="long" in triggers)
     if "repeat" in triggers:
         answer = repeating(answer)
+    elif "echo" in triggers:
+        answer = echoing(prompt, answer)
 
     function_call = None
     call_mode = (payload.get("function_call") or {}).get("type", "auto")

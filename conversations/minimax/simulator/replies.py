@@ -62,6 +62,7 @@ class Prompt:
     turn: int = 1  # how many user messages the conversation has
     tool_result: str | None = None  # the last message, when it is a tool result
     speaker: str | None = None  # pro: the bot's name
+    verbatim: str = ""  # the last user message, triggers removed, nothing else
 
 
 @dataclass(frozen=True, slots=True)

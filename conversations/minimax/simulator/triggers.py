@@ -24,6 +24,7 @@ FLAGS = (
     "tool",
     "odd-numbers",
     "repeat",
+    "echo",
 )
 HTTP_ERROR_STATUSES = range(400, 600)
 
@@ -61,6 +62,11 @@ def parse_triggers(text: str) -> Triggers:
         elif name in FLAGS:
             flags.add(name)
     return Triggers(frozenset(flags), error_code, http_status)
+
+
+def echo_text(text: str) -> str:
+    """Return `text` without its trigger phrases, every other character kept."""
+    return TRIGGER_RE.sub("", text or "").strip()
 
 
 def strip_triggers(text: str) -> str:
