@@ -123,6 +123,23 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+# Markdown's markup, which a snippet leaves out: the reply reads as text in the list.
+MARKDOWN_FENCE = re.compile(r"^\s*(```|~~~)[^\n]*$", re.MULTILINE)
+MARKDOWN_LINE_START = re.compile(
+    r"^\s*(?:#{1,6}\s+|(?:>\s*)+|[-*+]\s+(?:\[[ xX]\]\s+)?)", re.MULTILINE
+)
+MARKDOWN_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
+MARKDOWN_EMPHASIS = re.compile(r"\*\*|__|~~|`+|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)")
+
+
+def markdown_text(text: str) -> str:
+    """Return Markdown without its markup: no fences, heading or list marks, bold."""
+    text = MARKDOWN_FENCE.sub("", text)
+    text = MARKDOWN_LINE_START.sub("", text)
+    text = MARKDOWN_LINK.sub(r"\1", text)
+    return MARKDOWN_EMPHASIS.sub("", text)
+
+
 def snippet(text: str, pattern: re.Pattern[str]) -> tuple[str, list[list[int]]]:
     """Return plain text around the first match, and where the matches are in it.
 
@@ -156,7 +173,7 @@ def search_result(message: Message, pattern: re.Pattern[str], reasoning: bool) -
     field = "content"
     if reasoning and not pattern.search(message.content) and message.reasoning:
         field = "reasoning"
-    text, highlights = snippet(getattr(message, field), pattern)
+    text, highlights = snippet(markdown_text(getattr(message, field)), pattern)
     conversation = message.conversation
     return {
         "conversation_id": conversation.pk,

@@ -235,6 +235,21 @@ def test_snippet_of_a_long_message_is_around_the_match(ada, conversation):
     assert result["snippet"][start:end] == "needle"
 
 
+def test_snippet_of_a_markdown_reply_reads_as_text(ada, conversation):
+    say(
+        conversation,
+        "## 要点概览\n> 如何煮**饺子**？\n- 先烧水\n```python\nprint('饺子')\n```\n"
+        "*See [the recipe](https://example.com/r)* for 2*3 `dumplings`.",
+    )
+    result = find(ada, "饺子")["results"][0]
+    snippet = result["snippet"]
+    assert snippet == (
+        "要点概览 如何煮饺子？ 先烧水 print('饺子') See the recipe for 2*3 dumplings."
+    )
+    marked = [snippet[a:b] for a, b in result["highlights"]]
+    assert marked == ["饺子", "饺子"]
+
+
 # --- owner scoping --------------------------------------------------------------------
 
 

@@ -124,3 +124,24 @@ def test_a_long_clip_shows_its_parts_and_is_not_lost_by_leaving(page, chat_serve
     assert media_duration(page, "clip-audio") * 1000 == pytest.approx(
         stored["duration_ms"], abs=100
     )
+
+
+def test_the_studio_fits_a_phone_screen(browser, chat_server):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    try:
+        page = sign_in(context.new_page(), chat_server)
+        page.goto(f"{chat_server.url}/speech/")
+        generate = page.get_by_test_id("generate")
+        expect(generate).to_be_visible()
+        # Nothing sideways to scroll: the Generate button is whole on the screen.
+        overflow = page.evaluate(
+            "(root) => root.scrollWidth - root.clientWidth",
+            page.evaluate_handle("document.documentElement"),
+        )
+        assert overflow == 0
+        box = generate.bounding_box()
+        assert box["x"] + box["width"] <= 390
+    finally:
+        context.close()
