@@ -110,7 +110,11 @@ FIND_INJECTIONS = r"""() => {
                 || (scheme(attr.value) === "data:" && !icon(node));
             if (urlAttrs.includes(name) && run)
                 found.push(`${node.tagName} ${name}=${attr.value.slice(0, 40)}`);
-            if (/pwned/i.test(`${name}=${attr.value}`))
+            // Attributes that hold text (a title in a tooltip or an accessible
+            // name) may carry a payload's words; only markup would run them.
+            const text = ["title", "aria-label", "alt", "placeholder", "value"]
+                .includes(name);
+            if (!text && /pwned/i.test(`${name}=${attr.value}`))
                 found.push(`${node.tagName} ${name}=${attr.value.slice(0, 40)}`);
         }
         const tag = node.tagName.toLowerCase();

@@ -193,6 +193,17 @@ def test_hostile_titles_bot_and_user_names_stay_text(attacker, attack_server):
         pro_ids.append(created["id"])
 
     page.goto(f"{base}/")
+    # The list loads 40 at a time as it is scrolled: scroll until all are there.
+    listed = page.get_by_test_id("conversation")
+    everything = len(PAYLOADS) + len(SHORT_PAYLOADS)
+    for _ in range(40):
+        if listed.count() == everything:
+            break
+        page.locator("#sidebar").evaluate(
+            "(bar) => { bar.scrollTop = bar.scrollHeight; }"
+        )
+        page.wait_for_timeout(250)
+    expect(listed).to_have_count(everything)
     assert_clean(page, watch, "the conversation list")
     titles = page.locator("#sidebar").inner_text()
     assert_markers(titles, len(PAYLOADS), "titles")
