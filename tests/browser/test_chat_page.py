@@ -246,6 +246,40 @@ def test_the_settings_open_as_a_sheet_on_a_phone(phone_page: Page) -> None:
     expect(page.get_by_test_id("composer")).to_be_in_viewport()
 
 
+def test_the_phone_header_is_one_row_with_its_tools_in_a_menu(
+    phone_page: Page,
+) -> None:
+    page = phone_page
+    header = page.locator(".site-header")
+    speech = page.get_by_test_id("speech-link")
+    menu = page.get_by_test_id("header-menu")
+    assert header.bounding_box()["height"] < 56  # one row, not three
+    expect(speech).to_be_hidden()
+
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(speech).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_label("Language")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(speech).to_be_hidden()
+    expect(menu).to_be_focused()
+
+    # A tap elsewhere folds it too; the menu never covers the composer for good.
+    menu.click()
+    page.get_by_test_id("composer").click()
+    expect(speech).to_be_hidden()
+
+
+def test_the_desktop_header_shows_its_tools_without_a_menu(
+    signed_in_page: Page,
+) -> None:
+    page = signed_in_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    expect(page.get_by_test_id("header-menu")).to_be_hidden()
+    expect(page.get_by_test_id("speech-link")).to_be_visible()
+
+
 def test_an_empty_chat_welcomes_with_suggestions_that_send(
     signed_in_page: Page,
 ) -> None:
