@@ -22,6 +22,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from conversations.tree import MessageTree
 from review import analysis, overview, services
 from review.models import (
     REVIEW_PERMISSION,
@@ -253,9 +254,30 @@ class ReviewItemAdmin(ReviewerOnly, admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _turns_around(self, item: ReviewItem) -> list[dict]:
-        """Return the turns before and after the flagged message, oldest first."""
+        """Return the turns before and after the flagged message, oldest first.
+
+        Along the message's own branch (an edit or a regenerate forks the
+        conversation): the turns it answered and the ones that followed it, not
+        whatever other branch happened to be written around the same time.
+        """
         if item.conversation_id is None:
             return [{"flagged": True, "role": item.direction, "content": item.text}]
+        if item.message is None:  # gone (regenerated): by time, with the copy kept here
+            return self._turns_by_time(item)
+        tree = MessageTree(
+            list(item.conversation.messages.all()), item.conversation.active_leaf_id
+        )
+        path = tree.branch(tree.newest_leaf_under(item.message_id).pk)
+        at = next(n for n, message in enumerate(path) if message.pk == item.message_id)
+        before = path[max(0, at - CONTEXT_TURNS) : at]
+        after = path[at + 1 : at + 1 + CONTEXT_TURNS]
+        return [
+            *(_turn(message) for message in before),
+            {**_turn(path[at]), "flagged": True},
+            *(_turn(message) for message in after),
+        ]
+
+    def _turns_by_time(self, item: ReviewItem) -> list[dict]:
         messages = item.conversation.messages.all()
         before = messages.filter(created_at__lt=item.message_created_at).order_by(
             "-created_at", "-id"
@@ -263,15 +285,11 @@ class ReviewItemAdmin(ReviewerOnly, admin.ModelAdmin):
         after = messages.filter(created_at__gt=item.message_created_at).order_by(
             "created_at", "id"
         )[:CONTEXT_TURNS]
-        turns = [_turn(message) for message in reversed(before)]
-        if item.message is not None:
-            turns.append({**_turn(item.message), "flagged": True})
-        else:  # the message is gone (regenerated): show the copy kept here
-            turns.append(
-                {"flagged": True, "gone": True, "role": "", "content": item.text}
-            )
-        turns.extend(_turn(message) for message in after)
-        return turns
+        return [
+            *(_turn(message) for message in reversed(before)),
+            {"flagged": True, "gone": True, "role": "", "content": item.text},
+            *(_turn(message) for message in after),
+        ]
 
     def get_urls(self):
         overview_url = path(

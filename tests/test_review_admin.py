@@ -35,16 +35,30 @@ def reviewer_client(client, reviewer):
     return client
 
 
+def turn(conversation, role: str, content: str, *, parent="last", **fields):
+    """Store a message under the conversation's newest one (or `parent`), as the
+    chat does: each message links to the turn it follows."""
+    if parent == "last":
+        parent = conversation.messages.order_by("-id").first()
+    message = Message(
+        conversation=conversation, role=role, content=content, parent=parent, **fields
+    )
+    message.is_root = parent is None  # an edited first turn starts its own branch
+    message.save()
+    Conversation.objects.filter(pk=conversation.pk).update(active_leaf=message)
+    return message
+
+
 def flag(conversation, text: str, kind: int = 3, *, refused: int | None = None):
     """Store a user turn and a flagged (or refused) reply; return its items."""
-    Message.objects.create(conversation=conversation, role="user", content=text)
+    turn(conversation, "user", text)
     fields = {"error_code": refused, "status": "error"} if refused else {}
     if not refused:
         fields.update(output_sensitive=True, output_sensitive_type=kind)
-    reply = Message.objects.create(
-        conversation=conversation,
-        role="assistant",
-        content=f"Reply to {text}" if not refused else "",
+    reply = turn(
+        conversation,
+        "assistant",
+        f"Reply to {text}" if not refused else "",
         **fields,
     )
     return record_reply(reply)
@@ -170,10 +184,10 @@ def test_deciding_from_the_item_page_returns_to_it(reviewer_client, conversation
 def test_the_item_page_shows_the_turns_around_it_flags_and_history(
     reviewer_client, conversation, reviewer
 ):
-    Message.objects.create(conversation=conversation, role="user", content="before")
-    Message.objects.create(conversation=conversation, role="assistant", content="ok")
+    turn(conversation, "user", "before")
+    turn(conversation, "assistant", "ok")
     [item] = flag(conversation, "the flagged one")
-    Message.objects.create(conversation=conversation, role="user", content="after")
+    turn(conversation, "user", "after")
     do_decide([item], reviewer, "hide", "first look")
 
     page = reviewer_client.get(f"{QUEUE}{item.pk}/change/").content.decode()
@@ -186,6 +200,25 @@ def test_the_item_page_shows_the_turns_around_it_flags_and_history(
     # Read-only: no Save button, and no way to delete.
     assert 'name="_save"' not in page
     assert "/delete/" not in page
+
+
+def test_the_item_page_reads_the_flagged_reply_on_its_own_branch(
+    reviewer_client, conversation
+):
+    question = turn(conversation, "user", "the question")
+    [item] = flag(conversation, "a follow-up")
+    turn(conversation, "user", "next on this branch")
+    # The user then edits the first question: a new branch, written later.
+    turn(conversation, "user", "the question, edited", parent=None)
+    turn(conversation, "assistant", "answer on the other branch")
+
+    page = reviewer_client.get(f"{QUEUE}{item.pk}/change/").content.decode()
+
+    assert question.content in page
+    assert "Reply to a follow-up" in page
+    assert "next on this branch" in page
+    assert "the question, edited" not in page
+    assert "answer on the other branch" not in page
 
 
 def test_items_and_decisions_cannot_be_changed_or_deleted_through_the_admin(
