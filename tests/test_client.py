@@ -485,6 +485,65 @@ async def test_done_ends_the_reply_even_if_the_connection_stays_open(make_client
     assert (result.text, result.finish_reason) == ("Hi", "stop")
 
 
+class SteadyStream(httpx.AsyncByteStream):
+    """Sends `pieces` pieces `gap` seconds apart, then the finish."""
+
+    def __init__(self, pieces: int, gap: float) -> None:
+        self.pieces, self.gap = pieces, gap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for number in range(self.pieces):
+            await asyncio.sleep(self.gap)
+            yield b"data: " + json.dumps(delta(f"p{number} ")).encode() + b"\n\n"
+        yield b"data: " + json.dumps(delta("", "stop")).encode() + b"\n\n"
+
+
+async def test_a_steady_stream_longer_than_the_idle_timeout_is_not_cut(make_client):
+    """The idle timer starts again at every read: only a silence ends the reply."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, stream=SteadyStream(20, 0.05))
+
+    client = make_client(
+        base_url="http://x",
+        transport=httpx.MockTransport(answer),
+        timeouts=Timeouts(first_token=0.5, idle=0.5),
+        max_retries=0,
+    )
+    result = await asyncio.wait_for(client.complete(chat("Hi")), 10)
+    assert result.text == "".join(f"p{number} " for number in range(20))
+    assert result.finish_reason == "stop"
+
+
+async def test_cancelling_a_stream_mid_read_is_a_cancellation_not_a_timeout(
+    make_client,
+):
+    """A stop cancels the reading task: it must end as cancelled, not as a stall."""
+    head = b"data: " + json.dumps(delta("Hi")).encode() + b"\n\n"
+    client = stalling_client(
+        make_client, head, timeouts=Timeouts(first_token=0.2, idle=0.2)
+    )
+    first = asyncio.Event()
+    events: list = []
+
+    async def read() -> None:
+        async with aclosing(client.stream(chat("Hi"))) as stream:
+            async for event in stream:
+                events.append(event)
+                first.set()
+
+    task = asyncio.create_task(read())
+    await asyncio.wait_for(first.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not any(isinstance(event, StreamError) for event in events)
+    # The stream's timer went with it: nothing fires into this task later.
+    await asyncio.sleep(0.4)
+    assert asyncio.current_task().cancelling() == 0
+
+
 @pytest.mark.parametrize(
     ("status", "body", "expected", "code"),
     [
