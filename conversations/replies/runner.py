@@ -286,7 +286,7 @@ def write_outcome(
             Message.objects.filter(pk=flag_prompt_id).update(
                 input_sensitive=True, input_sensitive_type=message.input_sensitive_type
             )
-        for frame in frames.message_frames("reply.done", message):
+        for frame in frames.done_frames(message):
             outbox.post_on_commit(message.conversation_id, frame)
         transaction.on_commit(lambda: announce_finished(message))
     return True
