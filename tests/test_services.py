@@ -825,3 +825,21 @@ async def test_the_first_exchange_gets_a_model_made_title_announced_to_pages(
         "title": refreshed.title,
     }
     assert refreshed.title and refreshed.title != "How do I bake sourdough bread?"
+
+
+async def test_only_the_first_reply_of_a_conversation_asks_for_a_title(
+    conversation, fake_minimax, channel_layer, monkeypatch
+):
+    asked: list[int] = []
+    monkeypatch.setattr(runner, "start_title", asked.append)
+
+    await services.send_message(conversation.pk, "First question")
+    await runner.wait_for_replies()
+    await services.send_message(conversation.pk, "Second question")
+    await runner.wait_for_replies()
+
+    assert asked == [conversation.pk]
+    assert [m.status for m in await get_messages(conversation)][1::2] == [
+        "complete",
+        "complete",
+    ]

@@ -568,5 +568,7 @@ class Reply:
             self.gone = True
             return
         await list_relay.announce_changed(self.conversation_id)
-        if self.state.status == Message.Status.COMPLETE:
+        if self.state.status == Message.Status.COMPLETE and (
+            titles.may_be_first_exchange(self.request)
+        ):
             start_title(self.conversation_id)
