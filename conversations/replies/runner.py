@@ -219,9 +219,20 @@ def streaming_reply_ids(conversation_id: int) -> list[int]:
     rows = list(
         Message.objects.streaming()
         .filter(conversation_id=conversation_id)
-        .values_list("pk", "conversation_id", "checkpoint_at", "created_at")
+        .values_list("pk", "checkpoint_at", "created_at")
     )
-    return live_streaming_replies(rows, conversation_id)
+    if not rows:
+        return []
+    cutoff = timezone.now() - stale_after()
+    running = running_reply_ids()
+    stale = [
+        pk
+        for pk, checkpoint_at, created_at in rows
+        if pk not in running and (checkpoint_at or created_at) < cutoff
+    ]
+    if stale:
+        Message.objects.streaming().filter(pk__in=stale).mark_interrupted()
+    return [pk for pk, _checkpoint_at, _created_at in rows if pk not in stale]
 
 
 def owner_streaming_replies(
@@ -230,37 +241,20 @@ def owner_streaming_replies(
     """Return the conversation's streaming replies and how many replies its owner
     has streaming in all, after marking the conversation's dead ones interrupted.
 
-    One lookup (the streaming index) answers both the send path's questions: is
-    this conversation busy, and may its owner start another reply.
+    One lookup of conversation ids (the streaming index) answers both of the send
+    path's questions, is this conversation busy and may its owner start another
+    reply; only a conversation with a streaming reply (busy, or left by a dead
+    process) is looked at again, for its timestamps.
     """
     rows = list(
         Message.objects.streaming()
         .filter(conversation__owner_id=owner_id)
-        .values_list("pk", "conversation_id", "checkpoint_at", "created_at")
+        .values_list("conversation_id", flat=True)
     )
-    live = live_streaming_replies(rows, conversation_id)
-    others = sum(1 for row in rows if row[1] != conversation_id)
-    return live, others + len(live)
-
-
-def live_streaming_replies(
-    rows: list[tuple[int, int, Any, Any]], conversation_id: int
-) -> list[int]:
-    """Return the ids of `rows` (pk, conversation, checkpoint_at, created_at) in
-    the conversation that are alive; mark its dead ones interrupted."""
-    mine = [row for row in rows if row[1] == conversation_id]
-    if not mine:
-        return []
-    cutoff = timezone.now() - stale_after()
-    running = running_reply_ids()
-    stale = [
-        pk
-        for pk, _conversation, checkpoint_at, created_at in mine
-        if pk not in running and (checkpoint_at or created_at) < cutoff
-    ]
-    if stale:
-        Message.objects.streaming().filter(pk__in=stale).mark_interrupted()
-    return [row[0] for row in mine if row[0] not in stale]
+    if conversation_id not in rows:
+        return [], len(rows)
+    live = streaming_reply_ids(conversation_id)
+    return live, len(rows) - rows.count(conversation_id) + len(live)
 
 
 # --- The reply's writes (database thread) --------------------------------------
