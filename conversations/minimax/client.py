@@ -71,6 +71,12 @@ TOKEN_EVENTS = (TextDelta, ReasoningDelta, ToolCallDelta)
 MAX_CHAT_BODY_BYTES = 16 * 2**20
 MAX_SPEECH_BODY_BYTES = 64 * 2**20  # t2a_v2 sends audio as hex inside the JSON
 MAX_ERROR_BODY_BYTES = 64 * 2**10
+# After a stream's final event, what is left of the body (the end of the chunked
+# encoding, a [DONE]) is read if it comes within this long and is at most this
+# big: a response read to its end leaves its connection in the pool for the next
+# reply, one closed early takes it down (a new TCP and TLS handshake per reply).
+TAIL_SECONDS = 0.1
+TAIL_BYTES = 64 * 2**10
 
 
 @dataclass(frozen=True)
@@ -265,6 +271,8 @@ class MiniMaxClient:
             raise
         finally:
             watchdog.close()
+        if parser.terminal and not payloads.done:
+            await _read_tail(chunks)
         for event in parser.drain():
             yield event
         for event in parser.end():
@@ -588,6 +596,20 @@ def _network_error(
         "MINIMAX_BASE_URL, then retry.",
         detail=type(error).__name__,
     )
+
+
+async def _read_tail(chunks: AsyncIterator[bytes]) -> None:
+    """Read the rest of a stream whose final event came (see TAIL_SECONDS);
+    a server that keeps it open, or sends more, is left to the response's close."""
+    size = 0
+    try:
+        async with asyncio.timeout(TAIL_SECONDS):
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > TAIL_BYTES:
+                    return
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 async def _bounded_body(
