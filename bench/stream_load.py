@@ -42,6 +42,7 @@ from bench.processes import (
     site_env,
 )
 from bench.wsclient import Closed, HandshakeRefused, WebSocket
+from conversations.frames import text_check
 
 STAMP = re.compile(r"<(\d+)@(\d+)>")
 MODEL = "MiniMax-Text-01"
@@ -421,6 +422,15 @@ async def wait_idle(site: Site, seconds: float) -> float:
     return time.monotonic() - started
 
 
+def done_says(message: dict[str, Any], text: str) -> bool:
+    """Whether a reply.done stands for `text`: its whole text, or (a long reply)
+    its check, as the page compares it (frames.text_check)."""
+    check = message.get("check")
+    if check is not None:
+        return check.get("content") == text_check(text)
+    return message.get("content") == text
+
+
 def summarize_round(clients: list[Client], **round_) -> dict:
     args = round_["args"]
     sent = {key: rec["texts"][0] for key, rec in round_["upstream"]["sent"].items()}
@@ -434,7 +444,7 @@ def summarize_round(clients: list[Client], **round_) -> dict:
         text = sent.get(reply.key)
         if text is None or reply.have != text:
             mismatches["rebuilt"] += 1
-        if text is None or (reply.done_message or {}).get("content") != text:
+        if text is None or not done_says(reply.done_message or {}, text):
             mismatches["done"] += 1
         stored = round_["stored"].get(reply.message_id) or {}
         if text is None or stored.get("content") != text:

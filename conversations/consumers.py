@@ -21,6 +21,7 @@ from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -225,13 +226,18 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     # Channel-layer events (type "conversation.frame", relay.FRAME_EVENT).
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels closes old database connections before every handler, in the
-        # database thread: for a frame (no query) that hop queued each delta
-        # behind every write of the process. Frames go straight out.
+        # Channels closes old database connections before every handler, with a
+        # hop into the database thread: each delta, and each message.send before
+        # its own write, queued behind every write of the process. Every query
+        # here goes through database_sync_to_async, which closes old connections
+        # before and after it in that thread anyway: no handler needs the hop.
         if message.get("type") == FRAME_EVENT:
             await self.conversation_frame(message)
-        else:
-            await super().dispatch(message)
+            return
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def conversation_frame(self, event: dict[str, Any]) -> None:
         await self.send_json(event["frame"])

@@ -9,6 +9,7 @@ Functions here only read the objects they are given: no query, no I/O.
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +25,23 @@ Frame = dict[str, Any]
 # a Message frame whose JSON is over MESSAGE_FRAME_BYTES is split (message_frames).
 FRAME_TEXT_CHARS = 32_768
 MESSAGE_FRAME_BYTES = 256 * 1024
+# A reply.done of a reply at least this long (characters of text and reasoning)
+# carries a `check` of its text instead of the text, which the page already has
+# from the deltas (done_frames).
+DONE_CHECK_MIN_CHARS = 512
 
 
 def utf16_length(text: str) -> int:
     """Return len() as JavaScript counts it (UTF-16 code units)."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def text_check(text: str) -> dict[str, int]:
+    """Return what a page checks its copy of `text` against: its UTF-16 length
+    and the CRC-32 of its UTF-16LE code units (a lone surrogate included, so a
+    page computes the same from any JS string)."""
+    units = text.encode("utf-16-le", "surrogatepass")
+    return {"length": len(units) // 2, "crc32": zlib.crc32(units)}
 
 
 def wire_size(frame: Frame) -> int:
@@ -228,6 +241,22 @@ def message_frames(frame_type: str, message: Message) -> list[Frame]:
     if data["status"] == "streaming":
         return [opening, *rest]
     return [opening, *rest, {"type": frame_type, "message": head}]
+
+
+def done_frames(message: Message) -> list[Frame]:
+    """Return the reply.done frames of an ended reply.
+
+    A short reply goes as message_frames does. From DONE_CHECK_MIN_CHARS on, the
+    Message JSON leaves out `content` and `reasoning` and carries `check` (the
+    text_check of each) instead: the page compares it with what it rebuilt from
+    the deltas and sends reply.resync when they differ (docs/websocket.md).
+    """
+    data = message_json(message)
+    content, reasoning = data.pop("content"), data.pop("reasoning")
+    if len(content) + len(reasoning) < DONE_CHECK_MIN_CHARS:
+        return message_frames("reply.done", message)
+    data["check"] = {"content": text_check(content), "reasoning": text_check(reasoning)}
+    return [{"type": "reply.done", "message": data}]
 
 
 def reply_snapshot(message: Message) -> Frame:

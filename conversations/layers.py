@@ -2,10 +2,13 @@
 
 `InMemoryChannelLayer.group_send` walks every queue and group of the process for
 expired entries, starts a task per channel and deep-copies the message once per
-channel, on every frame. Here the expiry walk runs at most once a second (nothing
-expires faster: messages after `expiry`, 60 s, memberships after a day), the
-channels are served in one loop, and the message is copied once per group send
-(receivers only read it; the sender may still change its own dict).
+channel, on every frame; its `receive` walks them all again, for every message
+each socket takes, and builds a new queue each time (the old one is dropped when
+it runs empty). Here the expiry walk runs at most once a second (nothing expires
+faster: messages after `expiry`, 60 s, memberships after a day), the channels are
+served in one loop, the message is copied once per group send (receivers only
+read it; the sender may still change its own dict), and a channel keeps its queue
+while something receives on it.
 """
 
 from __future__ import annotations
@@ -46,3 +49,21 @@ class LocalChannelLayer(InMemoryChannelLayer):
             # As InMemoryChannelLayer: a full channel misses the message.
             with suppress(asyncio.QueueFull):
                 queue.put_nowait(entry)
+
+    async def receive(self, channel):
+        self.require_valid_channel_name(channel)
+        self._clean_expired_now_and_then()
+        queue = self.channels.get(channel)
+        if queue is None:
+            queue = self.channels[channel] = asyncio.Queue(
+                maxsize=self.get_capacity(channel)
+            )
+        try:
+            _expires, message = await queue.get()
+        except BaseException:
+            # The receiver went away (a socket closed): as InMemoryChannelLayer,
+            # an empty queue goes with it, so closed channels leave nothing behind.
+            if queue.empty() and self.channels.get(channel) is queue:
+                del self.channels[channel]
+            raise
+        return message

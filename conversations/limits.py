@@ -103,26 +103,16 @@ def check_speech_quota(user, characters: int) -> None:
     )
 
 
-def check_concurrent_replies(user_id: int) -> None:
+def check_concurrent_replies(streaming: int) -> None:
     """Raise RateLimited if the user already has the most replies streaming at once.
 
-    Database thread: counts the user's streaming replies (call it in the
-    transaction that would start another).
+    Database thread: `streaming` is the user's streaming replies, counted in the
+    transaction that would start another, with the user's row locked (two
+    replies starting at once in two of their conversations are counted one after
+    the other: services.check_idle_conversation).
     """
-    from django.contrib.auth import get_user_model
-
-    from conversations.models import Message
-
     limit = settings.CHAT_LIMIT_CONCURRENT_REPLIES
-    if limit <= 0:
-        return
-    # The user's row, locked: two replies starting at once in two of their
-    # conversations are counted one after the other.
-    list(get_user_model().objects.select_for_update().filter(pk=user_id).values("pk"))
-    streaming = (
-        Message.objects.streaming().filter(conversation__owner_id=user_id).count()
-    )
-    if streaming >= limit:
+    if limit > 0 and streaming >= limit:
         raise RateLimited(
             f"You can have at most {limit} replies being written at once.", 5
         )

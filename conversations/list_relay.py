@@ -17,7 +17,8 @@ write it describes has committed. Two ways in, one per kind of caller:
   from `transaction.on_commit` (a rolled-back write sends nothing);
 - async code that has already committed (services after `run_write`, the reply
   runner, the title task) awaits `announce_changed(conversation_id)`, which reads
-  the row as it is now.
+  the row as it is now, or `announce(conversation)` with the row its write
+  committed (the send path: no read).
 
 A channel layer that is away loses the frame (logged, relay._send_quietly): the
 write is saved, and a page reloads its first page of the list when its socket
@@ -123,4 +124,9 @@ async def announce_changed(conversation_id: int) -> None:
         )
         return
     if conversation is not None:
-        await send_to_user(conversation.owner_id, changed(conversation))
+        await announce(conversation)
+
+
+async def announce(conversation: Conversation) -> None:
+    """Send `conversation` (as just committed) to its owner's pages."""
+    await send_to_user(conversation.owner_id, changed(conversation))

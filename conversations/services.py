@@ -72,11 +72,22 @@ def check_idle_conversation(conversation_id: int) -> Conversation:
     """Return the conversation, locked, or raise Busy if a reply is streaming.
 
     Also raises limits.RateLimited when its owner may not start another reply now.
+    The conversation's row and its owner's are locked in one query (PostgreSQL
+    locks every row of the join): two sends to one conversation, and two replies
+    starting at once in two of the owner's conversations, go one after the other.
+    One more lookup, of the owner's streaming replies, answers both checks.
     """
-    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-    if runner.streaming_reply_ids(conversation_id):
+    conversation = (
+        Conversation.objects.select_for_update()
+        .select_related("owner")
+        .get(pk=conversation_id)
+    )
+    busy, streaming = runner.owner_streaming_replies(
+        conversation.owner_id, conversation_id
+    )
+    if busy:
         raise Busy
-    limits.check_concurrent_replies(conversation.owner_id)
+    limits.check_concurrent_replies(streaming)
     limits.check_message_rate(conversation.owner_id)
     return conversation
 
@@ -145,7 +156,7 @@ def touch_conversation(conversation: Conversation, first_content: str) -> None:
 
 def do_store_user_message(
     outbox: Outbox, conversation_id: int, content: str, client_id: str = ""
-) -> tuple[Message, Message, ChatRequest, dict[str, Any] | None]:
+) -> tuple[Message, Message, ChatRequest, Conversation]:
     """Store the user's message after the active branch's last one, and an empty
     streaming reply to it; return the request.
 
@@ -184,7 +195,7 @@ def do_store_user_message(
         outbox.post_on_commit(
             conversation_id, frames.message_created(user_message, client_id)
         )
-    return user_message, reply, request, conversation.json_schema
+    return user_message, reply, request, conversation
 
 
 def do_edit_message(
@@ -256,14 +267,17 @@ async def send_message(
     conversation_id: int, content: str, client_id: str = ""
 ) -> Message:
     """Store the user's message, then start streaming the reply to it."""
-    user_message, reply_message, request, json_schema = await run_write(
+    user_message, reply_message, request, conversation = await run_write(
         do_store_user_message, conversation_id, content, client_id
     )
-    # Committed: the list moves the conversation to the top (and shows its title).
-    await list_relay.announce_changed(conversation_id)
+    # Committed: the reply starts (its request goes upstream) before anything
+    # else is told...
     await runner.start_reply(
-        reply_message, request, json_schema, prompt_id=user_message.pk
+        reply_message, request, conversation.json_schema, prompt_id=user_message.pk
     )
+    # ...then the list moves the conversation to the top (and shows its title),
+    # as the write left it: no need to read it again.
+    await list_relay.announce(conversation)
     return user_message
 
 

@@ -81,11 +81,20 @@ def _title_request_for(conversation_id: int) -> ChatRequest | None:
     return title_request(conversation, user.content, reply.content if reply else "")
 
 
+def may_be_first_exchange(request: ChatRequest) -> bool:
+    """Whether the reply to `request` may have been the first exchange, the one
+    titled: not if the request had more than one user turn (its history is the
+    branch's, less what did not fit). Spares a trip to the database after every
+    later reply."""
+    return sum(1 for message in request.messages if message.role == "user") <= 1
+
+
 def title_request(conversation: Conversation, user: str, reply: str) -> ChatRequest:
     """Return a non-streaming request for a title, in the conversation's dialect."""
-    # chat_request() gives the dialect's needs (a pro bot setting, the user name);
-    # the history, system prompt, schema and sampling are not wanted here.
-    request = conversation.chat_request(stream=False)
+    # The request of an empty branch gives the dialect's needs (a pro bot setting,
+    # the user name) without reading the history again; the system prompt, schema
+    # and sampling are not wanted here.
+    request, _left_out = conversation.chat_request_in_window(stream=False, branch=[])
     prompt = PROMPTS[language_of(user)].format(
         user=user[:EXCERPT_CHARS], reply=reply[:EXCERPT_CHARS]
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
@@ -480,6 +481,129 @@ async def test_done_ends_the_reply_even_if_the_connection_stays_open(make_client
     head = (
         b"data: " + json.dumps(delta("Hi", "stop")).encode() + b"\n\ndata: [DONE]\n\n"
     )
+    client = stalling_client(make_client, head, timeouts=Timeouts(idle=30))
+    result = await asyncio.wait_for(client.complete(chat("Hi")), 5)
+    assert (result.text, result.finish_reason) == ("Hi", "stop")
+
+
+class SteadyStream(httpx.AsyncByteStream):
+    """Sends `pieces` pieces `gap` seconds apart, then the finish."""
+
+    def __init__(self, pieces: int, gap: float) -> None:
+        self.pieces, self.gap = pieces, gap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for number in range(self.pieces):
+            await asyncio.sleep(self.gap)
+            yield b"data: " + json.dumps(delta(f"p{number} ")).encode() + b"\n\n"
+        yield b"data: " + json.dumps(delta("", "stop")).encode() + b"\n\n"
+
+
+async def test_a_steady_stream_longer_than_the_idle_timeout_is_not_cut(make_client):
+    """The idle timer starts again at every read: only a silence ends the reply."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, stream=SteadyStream(20, 0.05))
+
+    client = make_client(
+        base_url="http://x",
+        transport=httpx.MockTransport(answer),
+        timeouts=Timeouts(first_token=0.5, idle=0.5),
+        max_retries=0,
+    )
+    result = await asyncio.wait_for(client.complete(chat("Hi")), 10)
+    assert result.text == "".join(f"p{number} " for number in range(20))
+    assert result.finish_reason == "stop"
+
+
+async def test_cancelling_a_stream_mid_read_is_a_cancellation_not_a_timeout(
+    make_client,
+):
+    """A stop cancels the reading task: it must end as cancelled, not as a stall."""
+    head = b"data: " + json.dumps(delta("Hi")).encode() + b"\n\n"
+    client = stalling_client(
+        make_client, head, timeouts=Timeouts(first_token=0.2, idle=0.2)
+    )
+    first = asyncio.Event()
+    events: list = []
+
+    async def read() -> None:
+        async with aclosing(client.stream(chat("Hi"))) as stream:
+            async for event in stream:
+                events.append(event)
+                first.set()
+
+    task = asyncio.create_task(read())
+    await asyncio.wait_for(first.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not any(isinstance(event, StreamError) for event in events)
+    # The stream's timer went with it: nothing fires into this task later.
+    await asyncio.sleep(0.4)
+    assert asyncio.current_task().cancelling() == 0
+
+
+async def test_a_finished_stream_leaves_its_connection_for_the_next_reply(
+    make_client,
+):
+    """Read to the end of its body, a reply's response goes back to the pool: the
+    next reply does not pay for a new connection (TCP, and TLS upstream)."""
+    connections = 0
+    final = {
+        "id": "x",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "Hi"},
+            }
+        ],
+    }
+    events = [delta("Hi"), final]
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+
+    async def serve(reader, writer) -> None:
+        nonlocal connections
+        connections += 1
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            await reader.readexactly(int(length.group(1)) if length else 0)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+            await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        client = make_client(base_url=f"http://127.0.0.1:{port}", max_retries=0)
+        for _ in range(3):
+            result = await asyncio.wait_for(client.complete(chat("Hi")), 5)
+            assert (result.text, result.finish_reason) == ("Hi", "stop")
+    finally:
+        server.close()
+    assert connections == 1
+
+
+async def test_a_stream_held_open_after_its_final_event_still_ends(make_client):
+    final = {
+        "id": "x",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "Hi"},
+            }
+        ],
+    }
+    head = b"data: " + json.dumps(final).encode() + b"\n\n"
     client = stalling_client(make_client, head, timeouts=Timeouts(idle=30))
     result = await asyncio.wait_for(client.complete(chat("Hi")), 5)
     assert (result.text, result.finish_reason) == ("Hi", "stop")

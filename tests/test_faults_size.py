@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 
 from conversations.minimax.events import Finish, TextDelta
 from conversations.models import Message
+from tests.page_model import checked_done
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,7 +43,11 @@ class Page:
                 return
 
     def apply(self, frame: dict) -> None:
-        if frame["type"] in ("message.created", "reply.snapshot", "reply.done"):
+        if frame["type"] == "reply.done" and "check" in frame["message"]:
+            final = checked_done(self.message, frame["message"])
+            assert final is not None, "reply.done's check fails on the text shown"
+            self.message = final
+        elif frame["type"] in ("message.created", "reply.snapshot", "reply.done"):
             data = frame["message"]
             if data["role"] != "assistant":
                 return

@@ -23,6 +23,7 @@ from conversations import error_text
 from conversations.minimax.errors import ERRORS_BY_CODE
 from conversations.minimax.simulator.failures import STATUS_MESSAGES
 from conversations.models import Conversation, Message
+from tests.page_model import reply_shown
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -137,7 +138,8 @@ async def check_case(
     else:
         assert reply.content == reply.reasoning == ""
     # The page was told, in the words of error_text and with the text so far.
-    done = frames[-1]["message"]
+    done = reply_shown(frames)
+    assert frames[-1]["type"] == "reply.done"
     assert done["id"] == reply.pk and done["status"] == status
     assert done["content"] == reply.content
     assert done["reasoning"] == reply.reasoning
@@ -150,7 +152,7 @@ async def check_case(
     page = json.dumps(frames)
     assert CANARY not in page and CANARY.lower() not in page.lower()
     # Another user's reply, sent while this one was under way, completed.
-    theirs = other_frames[-1]["message"]
+    theirs = reply_shown(other_frames)
     assert theirs["status"] == "complete" and theirs["content"].strip()
     if prompt.endswith(("[sim:stall-first]", "[sim:stall-mid]")):
         assert order[0] == "theirs", "the other reply did not wait for the stall"

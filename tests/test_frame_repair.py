@@ -15,8 +15,10 @@ import pytest
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers, get_channel_layer
 
+from conversations import frames
 from conversations.minimax.events import Finish, TextDelta
 from conversations.replies import runner
+from tests.page_model import checked_done
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,6 +53,7 @@ class Page:
         self.resyncs = 0
         self.gaps = 0
         self.quiet_asks = 0
+        self.failed_checks = 0
         # What a page that never repairs would show: the deltas it got, by offset.
         self.naive = ""
 
@@ -91,6 +94,16 @@ class Page:
                         await self.resync()
                 else:
                     self.reply["content"] = text
+            elif kind == "reply.done" and "check" in frame["message"]:
+                # A long reply: its final state, and a check of the text the
+                # page should have built; a page that fails it asks again.
+                final = checked_done(self.reply, frame["message"])
+                if final is None:
+                    self.failed_checks += 1
+                    await self.resync()
+                    continue
+                self.reply = final
+                return self.reply
             elif kind in ("reply.snapshot", "reply.done"):
                 self.reply = frame["message"]
                 self.asked = False
@@ -137,3 +150,48 @@ async def test_a_page_whose_last_frames_are_lost_asks_when_the_reply_goes_quiet(
     assert page.gaps == 0
     assert page.quiet_asks >= 1
     assert (final["status"], final["content"]) == ("complete", "The whole answer.")
+
+
+async def test_a_long_reply_whose_done_fails_its_check_is_asked_for_whole(
+    conversation, user, fake_minimax, open_socket, channel_layer
+):
+    # Every delta lost, reply.done not: it comes without the text (the reply is
+    # long), its check fails on the empty text the page has, and the snapshot the
+    # page asks for then is whole (no gap was seen: no delta came).
+    channel_layer.drop_done = False
+    channel_layer.drop_every = 1
+    pieces = [f"a longer piece, number {number:02d}. " for number in range(30)]
+    script = []
+    for piece in pieces:
+        script += [TextDelta(piece), 0.01]
+    fake_minimax.enqueue([*script, Finish("stop")])
+    page = Page(await open_socket(user, conversation.pk))
+
+    await page.socket.send_json_to({"type": "message.send", "content": "Count"})
+    final = await page.read_until_final()
+
+    assert len("".join(pieces)) >= frames.DONE_CHECK_MIN_CHARS
+    assert channel_layer.dropped["reply.done"] == 0
+    assert page.naive == ""
+    assert (page.failed_checks, page.gaps) == (1, 0)
+    assert final["status"] == "complete"
+    assert final["content"] == "".join(pieces)
+    assert "check" not in final
+
+
+async def test_a_long_reply_with_every_frame_ends_by_its_check_alone(
+    conversation, user, fake_minimax, open_socket, channel_layer
+):
+    channel_layer.drop_done = False
+    channel_layer.drop_every = 0
+    text = "Nothing lost on the way. " * 40
+    fake_minimax.enqueue(
+        [TextDelta(text[:300]), 0.05, TextDelta(text[300:]), Finish("stop")]
+    )
+    page = Page(await open_socket(user, conversation.pk))
+
+    await page.socket.send_json_to({"type": "message.send", "content": "Say it"})
+    final = await page.read_until_final()
+
+    assert page.resyncs == 0
+    assert (final["status"], final["content"]) == ("complete", text)

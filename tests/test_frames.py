@@ -4,6 +4,7 @@ Defined once in conversations/frames.py; the page data and the JSON API use it.
 """
 
 import json
+import zlib
 
 import pytest
 
@@ -177,3 +178,42 @@ def test_the_page_and_the_api_show_a_conversation_the_same_way(
     assert api.pop("messages") == expected
     assert embedded(html, "conversation-data") == api
     assert api == frames.conversation_json(conversation)
+
+
+def test_a_short_reply_ends_with_its_whole_text(conversation):
+    text = "x" * (frames.DONE_CHECK_MIN_CHARS - 1)
+    message = add(conversation, "assistant", text, status="complete")
+    assert frames.done_frames(message) == [frames.reply_done(message)]
+
+
+def test_a_long_reply_ends_with_a_check_of_its_text_instead_of_the_text(
+    conversation,
+):
+    text = "你好😀, world. " * 60
+    message = add(conversation, "assistant", text, reasoning="Hm.", status="complete")
+    (done,) = frames.done_frames(message)
+    data = done["message"]
+
+    assert done["type"] == "reply.done"
+    assert "content" not in data and "reasoning" not in data
+    whole = frames.message_json(message)
+    assert {k: v for k, v in data.items() if k != "check"} == {
+        k: v for k, v in whole.items() if k not in ("content", "reasoning")
+    }
+    # The length as JS counts it (the emoji is two units), the CRC-32 of the units.
+    units = text.encode("utf-16-le")
+    assert data["check"]["content"] == {
+        "length": len(units) // 2,
+        "crc32": zlib.crc32(units),
+    }
+    assert data["check"]["content"]["length"] == len(text) + 60
+    assert data["check"]["reasoning"] == frames.text_check("Hm.")
+    # The text is not repeated on the wire.
+    whole_size = frames.wire_size(frames.reply_done(message))
+    assert frames.wire_size(done) < whole_size - len(text)
+
+
+def test_a_check_tells_texts_apart_and_takes_a_lone_surrogate():
+    assert frames.text_check("abc") != frames.text_check("abd")
+    assert frames.text_check("ab") != frames.text_check("abc")
+    assert frames.text_check("\ud800x") == {"length": 2, "crc32": 1161316458}

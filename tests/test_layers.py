@@ -48,3 +48,34 @@ async def test_a_member_past_the_group_expiry_is_dropped():
     await layer.group_send("g", {"type": "frame"})
 
     assert channel not in layer.groups.get("g", {})
+
+
+async def test_a_receiver_that_goes_away_leaves_no_queue_behind():
+    layer = LocalChannelLayer()
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    await layer.group_send("g", {"type": "frame", "n": 1})
+    assert (await layer.receive(channel))["n"] == 1
+    waiting = asyncio.create_task(layer.receive(channel))
+    await asyncio.sleep(0)
+
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+    assert channel not in layer.channels
+    # A message sent later is still received by whoever listens next.
+    await layer.group_send("g", {"type": "frame", "n": 2})
+    assert (await layer.receive(channel))["n"] == 2
+
+
+async def test_an_expired_message_is_not_received():
+    layer = LocalChannelLayer(expiry=60)
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "old"})
+    expires, message = layer.channels[channel]._queue[0]
+    layer.channels[channel]._queue[0] = (expires - 120, message)
+    layer._cleaned_at -= 2  # the once-a-second walk is due
+    await layer.send(channel, {"type": "new"})
+
+    assert (await layer.receive(channel))["type"] == "new"

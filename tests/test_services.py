@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversations import relay, services
@@ -186,6 +187,28 @@ async def test_hundreds_of_deltas_make_few_frames_and_few_writes(
     assert 1 <= len(saves) <= elapsed / runner.CHECKPOINT_INTERVAL + 2
     reply = (await get_messages(conversation))[-1]
     assert reply.content == "x" * 400
+
+
+def test_a_send_reads_the_conversation_once_and_updates_nothing(conversation):
+    """The send path (message.send's one trip to the database thread): the
+    conversation and its owner locked in one query, one lookup of the owner's
+    streaming replies (busy, and the concurrent-replies limit), the history, the
+    two rows; a conversation in use is not rewritten."""
+    outbox = relay.Outbox()
+    services.do_store_user_message(outbox, conversation.pk, "first")
+    Message.objects.filter(status="streaming").update(status="complete", content="a")
+    with CaptureQueriesContext(connection) as captured:
+        user_message, reply, _request, _conversation = services.do_store_user_message(
+            outbox, conversation.pk, "second"
+        )
+    statements = [
+        query["sql"].split()[0]
+        for query in captured.captured_queries
+        if query["sql"].split()[0] not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
+    ]
+    assert statements == ["SELECT", "SELECT", "SELECT", "INSERT", "INSERT"]
+    assert [m.content for m in messages(conversation)] == ["first", "a", "second", ""]
+    assert reply.parent_id == user_message.pk
 
 
 async def test_reply_is_saved_as_it_grows(
@@ -802,3 +825,21 @@ async def test_the_first_exchange_gets_a_model_made_title_announced_to_pages(
         "title": refreshed.title,
     }
     assert refreshed.title and refreshed.title != "How do I bake sourdough bread?"
+
+
+async def test_only_the_first_reply_of_a_conversation_asks_for_a_title(
+    conversation, fake_minimax, channel_layer, monkeypatch
+):
+    asked: list[int] = []
+    monkeypatch.setattr(runner, "start_title", asked.append)
+
+    await services.send_message(conversation.pk, "First question")
+    await runner.wait_for_replies()
+    await services.send_message(conversation.pk, "Second question")
+    await runner.wait_for_replies()
+
+    assert asked == [conversation.pk]
+    assert [m.status for m in await get_messages(conversation)][1::2] == [
+        "complete",
+        "complete",
+    ]

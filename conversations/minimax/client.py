@@ -71,6 +71,12 @@ TOKEN_EVENTS = (TextDelta, ReasoningDelta, ToolCallDelta)
 MAX_CHAT_BODY_BYTES = 16 * 2**20
 MAX_SPEECH_BODY_BYTES = 64 * 2**20  # t2a_v2 sends audio as hex inside the JSON
 MAX_ERROR_BODY_BYTES = 64 * 2**10
+# After a stream's final event, what is left of the body (the end of the chunked
+# encoding, a [DONE]) is read if it comes within this long and is at most this
+# big: a response read to its end leaves its connection in the pool for the next
+# reply, one closed early takes it down (a new TCP and TLS handshake per reply).
+TAIL_SECONDS = 0.1
+TAIL_BYTES = 64 * 2**10
 
 
 @dataclass(frozen=True)
@@ -225,10 +231,18 @@ class MiniMaxClient:
     ) -> AsyncIterator[ChatEvent]:
         payloads = _SSEPayloads()
         chunks = response.aiter_bytes()
+        loop = asyncio.get_running_loop()
+        idle = self.timeouts.idle
+        # One timer for the whole stream, not one per read (_StallWatchdog).
+        watchdog = _StallWatchdog(loop)
         first_token_deadline: float | None = deadline
         try:
             while not (parser.terminal or payloads.done):
-                chunk = await self._next_chunk(chunks, first_token_deadline)
+                if first_token_deadline is None:
+                    watchdog.arm(loop.time() + idle)
+                else:
+                    watchdog.arm(first_token_deadline)
+                chunk = await self._next_chunk(chunks, watchdog)
                 for payload in payloads.take(chunk):
                     for event in parser.feed(payload):
                         if isinstance(event, TOKEN_EVENTS):
@@ -244,33 +258,41 @@ class MiniMaxClient:
             # The finish chunk came: what is too long to read is the final whole
             # copy of the reply (protocol §5), which the stream already had.
             logger.info("MiniMax's final copy of a long reply was not read")
-        except MiniMaxError:
+        except _Stalled:
             # Text held back for a possible tag is the user's, even if the end is bad.
             for event in parser.drain():
                 yield event
+            if first_token_deadline is None:
+                raise _stall_error("idle", idle) from None
+            raise _stall_error("first token", self.timeouts.first_token) from None
+        except MiniMaxError:
+            for event in parser.drain():
+                yield event
             raise
+        finally:
+            watchdog.close()
+        if parser.terminal and not payloads.done:
+            await _read_tail(chunks)
         for event in parser.drain():
             yield event
         for event in parser.end():
             yield event
 
     async def _next_chunk(
-        self, chunks: AsyncIterator[bytes], deadline: float | None
+        self, chunks: AsyncIterator[bytes], watchdog: _StallWatchdog
     ) -> bytes | None:
-        """Return the next chunk (None at the end) within the first-token or idle
-        limit, whichever applies."""
-        if deadline is not None:
-            limit, which = deadline - asyncio.get_running_loop().time(), "first token"
-            seconds = self.timeouts.first_token
-        else:
-            limit, which, seconds = self.timeouts.idle, "idle", self.timeouts.idle
+        """Return the next chunk (None at the end), or raise _Stalled if the
+        watchdog (armed by the caller) ran out first."""
         try:
-            async with asyncio.timeout(max(limit, 0)):
-                return await anext(chunks, None)
-        except TimeoutError:
-            raise _stall_error(which, seconds) from None
+            return await anext(chunks, None)
+        except asyncio.CancelledError:
+            if watchdog.stalled():
+                raise _Stalled from None
+            raise
         except httpx.HTTPError as error:
             raise self._network_error(error, mid_stream=True) from None
+        finally:
+            watchdog.disarm()
 
     # --- speech -----------------------------------------------------------------
 
@@ -416,6 +438,70 @@ class MiniMaxClient:
         return event
 
 
+class _Stalled(Exception):
+    """The upstream sent nothing within the first-token or idle limit."""
+
+
+class _StallWatchdog:
+    """The first-token and idle timers of one stream, as one loop timer.
+
+    `arm(when)` before each read says by when it must return; `disarm()` after it.
+    The timer is not moved on every read (a timer per read cost more than the
+    read's parsing): when it fires it looks at the deadline of the read under way,
+    and either cancels the task waiting in that read or sleeps until that
+    deadline. `stalled()` then tells that cancellation from any other (a stop).
+    """
+
+    __slots__ = ("_baseline", "_deadline", "_fired", "_handle", "_loop", "_task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._task: asyncio.Task[Any] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # None: no read under way
+        self._fired = False
+        self._baseline = 0
+
+    def arm(self, when: float) -> None:
+        self._deadline = when
+        self._task = asyncio.current_task()
+        handle = self._handle
+        if handle is None or when < handle.when():
+            if handle is not None:
+                handle.cancel()
+            self._handle = self._loop.call_at(when, self._check)
+
+    def disarm(self) -> None:
+        self._deadline = None
+
+    def close(self) -> None:
+        self._deadline = None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _check(self) -> None:
+        scheduled = self._handle.when() if self._handle is not None else 0.0
+        self._handle = None
+        deadline = self._deadline
+        if deadline is None or self._task is None:
+            return  # between reads: the next arm() sets the timer again
+        if deadline > scheduled:
+            self._handle = self._loop.call_at(deadline, self._check)
+            return
+        self._fired = True
+        self._baseline = self._task.cancelling()
+        self._task.cancel()
+
+    def stalled(self) -> bool:
+        """Return whether the CancelledError being handled is this watchdog's
+        alone (taking its cancellation back, as asyncio.timeout does)."""
+        if not self._fired or self._task is None:
+            return False
+        self._fired = False
+        return self._task.uncancel() <= self._baseline
+
+
 class _SSEPayloads:
     """The JSON objects of an SSE byte stream; `done` once it is over."""
 
@@ -510,6 +596,20 @@ def _network_error(
         "MINIMAX_BASE_URL, then retry.",
         detail=type(error).__name__,
     )
+
+
+async def _read_tail(chunks: AsyncIterator[bytes]) -> None:
+    """Read the rest of a stream whose final event came (see TAIL_SECONDS);
+    a server that keeps it open, or sends more, is left to the response's close."""
+    size = 0
+    try:
+        async with asyncio.timeout(TAIL_SECONDS):
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > TAIL_BYTES:
+                    return
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 async def _bounded_body(

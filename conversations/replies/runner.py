@@ -215,7 +215,7 @@ def recover_stale_replies(conversation_id: int | None = None) -> int:
 
 def streaming_reply_ids(conversation_id: int) -> list[int]:
     """Return the conversation's streaming replies, after marking the ones a dead
-    process left interrupted (one lookup when there are none: the send path)."""
+    process left interrupted (one lookup when there are none)."""
     rows = list(
         Message.objects.streaming()
         .filter(conversation_id=conversation_id)
@@ -233,6 +233,28 @@ def streaming_reply_ids(conversation_id: int) -> list[int]:
     if stale:
         Message.objects.streaming().filter(pk__in=stale).mark_interrupted()
     return [pk for pk, _checkpoint_at, _created_at in rows if pk not in stale]
+
+
+def owner_streaming_replies(
+    owner_id: int, conversation_id: int
+) -> tuple[list[int], int]:
+    """Return the conversation's streaming replies and how many replies its owner
+    has streaming in all, after marking the conversation's dead ones interrupted.
+
+    One lookup of conversation ids (the streaming index) answers both of the send
+    path's questions, is this conversation busy and may its owner start another
+    reply; only a conversation with a streaming reply (busy, or left by a dead
+    process) is looked at again, for its timestamps.
+    """
+    rows = list(
+        Message.objects.streaming()
+        .filter(conversation__owner_id=owner_id)
+        .values_list("conversation_id", flat=True)
+    )
+    if conversation_id not in rows:
+        return [], len(rows)
+    live = streaming_reply_ids(conversation_id)
+    return live, len(rows) - rows.count(conversation_id) + len(live)
 
 
 # --- The reply's writes (database thread) --------------------------------------
@@ -258,7 +280,7 @@ def write_outcome(
             Message.objects.filter(pk=flag_prompt_id).update(
                 input_sensitive=True, input_sensitive_type=message.input_sensitive_type
             )
-        for frame in frames.message_frames("reply.done", message):
+        for frame in frames.done_frames(message):
             outbox.post_on_commit(message.conversation_id, frame)
         transaction.on_commit(lambda: announce_finished(message))
     return True
@@ -540,5 +562,7 @@ class Reply:
             self.gone = True
             return
         await list_relay.announce_changed(self.conversation_id)
-        if self.state.status == Message.Status.COMPLETE:
+        if self.state.status == Message.Status.COMPLETE and (
+            titles.may_be_first_exchange(self.request)
+        ):
             start_title(self.conversation_id)

@@ -15,6 +15,34 @@ export function applyPiece(current, piece, offset) {
 
 export const pendingKey = (clientId) => `client:${clientId}`;
 
+// CRC-32 (the zlib one) over the UTF-16LE code units of a JS string.
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  return table;
+})();
+
+// What a long reply's reply.done carries instead of its text (frames.text_check):
+// the length in UTF-16 units and the CRC-32 of those units, little-endian.
+export function textCheck(text) {
+  let crc = 0xffffffff;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    crc = CRC_TABLE[(crc ^ unit) & 0xff] ^ (crc >>> 8);
+    crc = CRC_TABLE[(crc ^ (unit >>> 8)) & 0xff] ^ (crc >>> 8);
+  }
+  return { length: text.length, crc32: (crc ^ 0xffffffff) >>> 0 };
+}
+
+function passes(text, check) {
+  if (!check || text.length !== check.length) return false;
+  return textCheck(text).crc32 === check.crc32;
+}
+
 // A streaming reply the page has heard nothing of for this long may have ended
 // without its reply.done reaching us (a lossy fan-out): ask for its state.
 export const QUIET_MS = 5000;
@@ -161,7 +189,10 @@ export class MessageStore {
       case "reply.delta":
         return this.applyDelta(frame, out);
       case "reply.snapshot":
+        out.changed.push(this.upsert(frame.message));
+        return out;
       case "reply.done":
+        if (frame.message.check) return this.checkedDone(frame.message, out);
         out.changed.push(this.upsert(frame.message));
         return out;
       case "branch.changed":
@@ -180,6 +211,25 @@ export class MessageStore {
       default:
         return out;
     }
+  }
+
+  // A long reply's reply.done has a check of its text, not the text: the text is
+  // what the deltas built here, if it passes. Otherwise (a delta lost, or the
+  // reply not shown here at all) the reply stays as it is and a reply.resync asks
+  // for it whole; should that snapshot be lost too, the quiet-reply check asks
+  // again.
+  checkedDone(done, out) {
+    const { check, ...message } = done;
+    const current = this.messages.get(done.id);
+    const reasoning = current?.reasoning || "";
+    if (current && passes(current.content, check.content) && passes(reasoning, check.reasoning)) {
+      out.changed.push(this.upsert({ ...message, content: current.content, reasoning }));
+      return out;
+    }
+    this.heard(done.id);
+    this.resyncAsked.add(done.id);
+    out.resync = true;
+    return out;
   }
 
   created(frame, out) {

@@ -382,3 +382,34 @@ def test_each_reply_offers_to_speak_it(signed_in_page: Page) -> None:
     expect(speak).to_be_visible()
     expect(speak).to_have_attribute("href", f"/speech/?message={reply_id}")
     expect(last_question(page).get_by_test_id("speak")).to_have_count(0)
+
+
+def test_a_long_reply_ends_by_the_check_of_the_text_the_page_built(
+    context: BrowserContext, chat_server: SiteServer
+) -> None:
+    """A long reply's reply.done has no text, only a check: the page keeps what the
+    deltas built, shows the reply ended, and asks for nothing more."""
+    page = sign_in(context.new_page(), chat_server)
+    received: list[dict] = []
+    sent: list[dict] = []
+
+    def watch(socket) -> None:
+        socket.on("framereceived", lambda data: received.append(json.loads(data)))
+        socket.on("framesent", lambda data: sent.append(json.loads(data)))
+
+    page.on("websocket", watch)
+    page.goto(f"{chat_server.url}/")
+    send(page, "[sim:long] Tell me everything about rivers.")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute(
+        "data-status", "complete", timeout=LONG_REPLY_TIMEOUT_MS
+    )
+    shown = visible_text(reply)
+
+    done = [frame for frame in received if frame["type"] == "reply.done"][-1]
+    assert "check" in done["message"] and "content" not in done["message"]
+    assert not any(frame["type"] == "reply.resync" for frame in sent)
+    page.reload()
+    stored = last_reply(page)
+    expect(stored).to_have_attribute("data-status", "complete")
+    assert visible_text(stored) == shown

@@ -7,6 +7,7 @@ import {
   QUIET_MS,
   applyPiece,
   pendingKey,
+  textCheck,
 } from "../../static/conversations/store.js";
 
 const reply = (fields = {}) => ({
@@ -18,6 +19,11 @@ const reply = (fields = {}) => ({
   ...fields,
 });
 const delta = (fields) => ({ type: "reply.delta", message_id: 7, ...fields });
+const clockAt = (start = 1_000_000) => {
+  const clock = () => clock.now;
+  clock.now = start;
+  return clock;
+};
 
 describe("applyPiece", () => {
   test("appends a piece that starts where the text ends", () => {
@@ -46,6 +52,92 @@ describe("applyPiece", () => {
 
   test("an empty piece changes nothing", () => {
     assert.deepEqual(applyPiece("abc", "", 10), { text: "abc", gap: false });
+  });
+});
+
+describe("textCheck", () => {
+  test("is the server's check (frames.text_check) of the same string", () => {
+    // Computed with conversations.frames.text_check.
+    assert.deepEqual(textCheck(""), { length: 0, crc32: 0 });
+    assert.deepEqual(textCheck("Hello"), { length: 5, crc32: 441413903 });
+    assert.deepEqual(textCheck("你好😀"), { length: 4, crc32: 1703244480 });
+    assert.deepEqual(textCheck("\ud800x"), { length: 2, crc32: 1161316458 });
+    assert.deepEqual(textCheck("a".repeat(600)), { length: 600, crc32: 2290332984 });
+  });
+});
+
+// A long reply's reply.done: its final fields and a check of the text, no text.
+const checkedDone = (text, fields = {}) => ({
+  type: "reply.done",
+  message: {
+    id: 7,
+    role: "assistant",
+    status: "complete",
+    finish_reason: "stop",
+    ...fields,
+    check: { content: textCheck(text), reasoning: textCheck("") },
+  },
+});
+
+describe("reply.done with a check", () => {
+  const long = "All of it, and more. ".repeat(30);
+
+  test("keeps the text the deltas built when it passes, and ends the reply", () => {
+    const store = new MessageStore();
+    store.receive({ type: "message.created", message: reply() });
+    store.receive(delta({ text: long.slice(0, 100), text_offset: 0 }));
+    store.receive(delta({ text: long.slice(100), text_offset: 100 }));
+    const out = store.receive(checkedDone(long));
+
+    assert.equal(out.resync, false);
+    assert.deepEqual(out.changed, [7]);
+    assert.equal(store.get(7).content, long);
+    assert.equal(store.get(7).status, "complete");
+    assert.equal(store.get(7).finish_reason, "stop");
+    assert.equal("check" in store.get(7), false);
+  });
+
+  test("a text that fails it (the last delta lost) is asked for whole", () => {
+    const clock = clockAt();
+    const store = new MessageStore(clock);
+    store.receive({ type: "message.created", message: reply() });
+    store.receive(delta({ text: long.slice(0, 100), text_offset: 0 }));
+    const out = store.receive(checkedDone(long));
+
+    assert.equal(out.resync, true);
+    // Still streaming here, with what it has: not shown as ended with a wrong text.
+    assert.equal(store.get(7).status, "streaming");
+    assert.equal(store.get(7).content, long.slice(0, 100));
+    // The snapshot lost too: the quiet-reply check asks again.
+    clock.now += QUIET_MS;
+    assert.deepEqual(store.quietReplies(), [7]);
+    store.receive({ type: "reply.snapshot", message: reply({ content: long, status: "complete" }) });
+    assert.equal(store.get(7).content, long);
+    assert.equal(store.streamingReply(), null);
+  });
+
+  test("a text of the same length that differs fails it too", () => {
+    const store = new MessageStore();
+    store.receive({ type: "message.created", message: reply() });
+    const wrong = "X" + long.slice(1);
+    store.receive(delta({ text: wrong, text_offset: 0 }));
+    assert.equal(store.receive(checkedDone(long)).resync, true);
+    assert.equal(store.get(7).status, "streaming");
+  });
+
+  test("even after a gap was already asked about, it asks again", () => {
+    const store = new MessageStore();
+    store.receive({ type: "message.created", message: reply() });
+    store.receive(delta({ text: long.slice(0, 10), text_offset: 0 }));
+    assert.equal(store.receive(delta({ text: long.slice(50), text_offset: 50 })).resync, true);
+    assert.equal(store.receive(checkedDone(long)).resync, true);
+  });
+
+  test("a reply this page never showed is asked for", () => {
+    const store = new MessageStore();
+    const out = store.receive(checkedDone(long));
+    assert.equal(out.resync, true);
+    assert.equal(store.get(7), undefined);
   });
 });
 
@@ -151,12 +243,6 @@ describe("MessageStore.merge (after a reconnect)", () => {
 
 // A page that misses frames (a lossy fan-out across processes) repairs itself.
 describe("MessageStore repair of missed frames", () => {
-  const clockAt = (start = 1_000_000) => {
-    const clock = () => clock.now;
-    clock.now = start;
-    return clock;
-  };
-
   test("a delta past what the page has asks once, then the snapshot repairs it", () => {
     const store = new MessageStore();
     store.receive({ type: "message.created", message: reply() });
