@@ -269,7 +269,8 @@ async def test_stall_first_sends_headers_then_nothing(client):
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(anext(response.aiter_bytes()), timeout=0.3)
         started = time.monotonic()
-    assert time.monotonic() - started < 2, "closing a stalled stream is prompt"
+    # The stall lasts an hour: closing must not wait for it (10 s: a loaded machine).
+    assert time.monotonic() - started < 10, "closing a stalled stream is prompt"
 
 
 async def test_stall_mid_sends_three_chunks_then_nothing(client):
