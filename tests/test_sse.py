@@ -109,6 +109,39 @@ def test_any_split_of_the_byte_stream_gives_the_same_events(cuts):
     ]
 
 
+DATA_EVENTS = [
+    'data: {"choices":[{"delta":{"content":"你好"}}]}\n\n',
+    "data:no space\ndata:  two spaces\n\n",
+    "data: \xe4 cut\n\n",  # not UTF-8 (latin-1 bytes below): replaced the same way
+    "\n",  # an extra blank line
+    "data: [DONE]\n\n",
+]
+
+
+@given(
+    st.lists(st.sampled_from(DATA_EVENTS), min_size=1, max_size=8),
+    st.integers(min_value=1, max_value=3),
+)
+def test_whole_data_events_per_chunk_decode_as_byte_by_byte(events, per_chunk):
+    encoded = [
+        event.encode("latin-1" if "\xe4" in event else "utf-8") for event in events
+    ]
+    chunks = [
+        b"".join(encoded[i : i + per_chunk]) for i in range(0, len(encoded), per_chunk)
+    ]
+    stream = b"".join(encoded)
+    single_bytes = [stream[i : i + 1] for i in range(len(stream))]
+    assert decode(*chunks) == decode(*single_bytes)
+
+
+def test_a_chunk_of_other_fields_after_data_events_keeps_them():
+    decoder = SSEDecoder()
+    assert [e.data for e in decoder.feed(b"data: a\n\n")] == ["a"]
+    events = decoder.feed(b"id: 7\nevent: note\ndata: b\n\n")
+    assert events == [ServerSentEvent("b", "note", "7")]
+    assert decoder.feed(b"data: c\n\n") == [ServerSentEvent("c", None, "7")]
+
+
 # --- hostile sizes (finding 9) ------------------------------------------------------
 
 

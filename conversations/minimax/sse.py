@@ -82,6 +82,10 @@ class SSEDecoder:
         error is raised then on the next call (at once when there are none).
         """
         self.raise_failure()
+        if not self._buffer and not self._data and chunk.endswith(b"\n\n"):
+            whole = self._whole_data_events(chunk)
+            if whole is not None:
+                return whole
         self._buffer += chunk
         events: list[ServerSentEvent] = []
         try:
@@ -95,6 +99,29 @@ class SSEDecoder:
             self._data.clear()
         if not events:
             self.raise_failure()
+        return events
+
+    def _whole_data_events(self, chunk: bytes) -> list[ServerSentEvent] | None:
+        """Return the events of a chunk that is whole events of `data:` lines
+        ended by LF alone, as an upstream writes one or a few per read; None for
+        anything else (the line-by-line path then takes it)."""
+        if len(chunk) > self.max_line_bytes or b"\r" in chunk:
+            return None
+        blocks = chunk[:-2].split(b"\n\n")
+        lines_of = [block.split(b"\n") for block in blocks if block]
+        if not all(line.startswith(b"data:") for lines in lines_of for line in lines):
+            return None
+        events = []
+        for lines in lines_of:
+            data = b"\n".join(
+                line[6:] if line.startswith(b"data: ") else line[5:] for line in lines
+            )
+            events.append(
+                ServerSentEvent(
+                    data.decode("utf-8", errors="replace"), None, self._last_id
+                )
+            )
+        self._event = None
         return events
 
     def flush(self) -> list[ServerSentEvent]:
