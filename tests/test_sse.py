@@ -241,3 +241,9 @@ def test_events_before_an_oversized_line_are_returned_then_it_fails():
         decoder.feed(b"\n\n")  # and nothing more is decoded after it
     with pytest.raises(SSETooLarge):
         decoder.flush()
+
+
+def test_an_event_name_from_the_last_chunk_names_the_next_data():
+    decoder = SSEDecoder()
+    assert decoder.feed(b"event: ping\n") == []
+    assert decoder.feed(b"data: one\n\n") == [ServerSentEvent("one", "ping")]

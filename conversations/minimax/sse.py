@@ -82,7 +82,12 @@ class SSEDecoder:
         error is raised then on the next call (at once when there are none).
         """
         self.raise_failure()
-        if not self._buffer and not self._data and chunk.endswith(b"\n\n"):
+        if (
+            not self._buffer
+            and not self._data
+            and self._event is None  # an `event:` line of the last chunk applies
+            and chunk.endswith(b"\n\n")
+        ):
             whole = self._whole_data_events(chunk)
             if whole is not None:
                 return whole
