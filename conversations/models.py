@@ -275,6 +275,20 @@ class Message(models.Model):
         related_name="messages",
         verbose_name=_("conversation"),
     )
+    # history: the conversation's owner, copied here so that the search index knows
+    # it (conversations/search.py). The database sets it on every write (triggers,
+    # migration 0006), whatever the code wrote; never set it by hand.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
     # The message this one follows (tree.py): null for a first turn. An edit is a
     # new user message beside the one it replaces (same parent), a regenerated
     # reply a new one beside the old.
@@ -383,6 +397,9 @@ class Message(models.Model):
         created elsewhere (the admin, a script, a test) on the branch on screen,
         as the conversation's new leaf.
         """
+        if self._state.adding and Message.conversation.is_cached(self):
+            # What the database's trigger sets: so that this instance knows it too.
+            self.owner_id = self.conversation.owner_id
         adding = self._state.adding and self.parent_id is None and not self.is_root
         if adding:
             # The stored leaf, not the in-memory conversation's (it may be stale).

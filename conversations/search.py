@@ -47,6 +47,8 @@ WINDOW_GROWTH = 4
 # (work_mem), and a lossy page rechecks history_grams() on every row: at 1,000,000
 # messages an absent two-character word took 33 s with unbounded windows.
 MAX_WINDOW = 65536
+# ...and the most matches fetched at once when the first window did not fill a page.
+PROBE_LIMIT = 2000
 
 
 def grams(text: str) -> list[str]:
@@ -80,25 +82,60 @@ def register_sqlite_functions(sender, connection, **kwargs) -> None:
 
 # --- the SQLite index: FTS5 tables kept in step by triggers ----------------------
 
+MESSAGES = "conversations_message"
+CONVERSATIONS = "conversations_conversation"
+# The owner's key in the message index (migration 0006): "u<id>u". Looked up as a
+# trigram phrase it matches one owner only (the u's end it), so the walk down the
+# index skips every other user's matches instead of reading them.
+OWNER_KEY_SQL = (
+    f"(SELECT 'u' || owner_id || 'u' FROM {CONVERSATIONS}"
+    " WHERE id = {}.conversation_id)"
+)
+
+OWNER_SQL = f"(SELECT owner_id FROM {CONVERSATIONS} WHERE id = {{}}.conversation_id)"
+
+# (table, its text columns, the FTS tables' prefix, keyed by owner)
+# Migration 0003's index: no owner in it (an id walk read other users' matches).
+SQLITE_TABLES_V1 = [
+    (MESSAGES, ["content", "reasoning"], MESSAGES, False),
+    (CONVERSATIONS, ["title"], "conversations_title", False),
+]
+# Migration 0006's: the message tables also index the owner's key.
 SQLITE_TABLES = [
-    # (table, its text columns, the FTS tables' prefix)
-    ("conversations_message", ["content", "reasoning"], "conversations_message"),
-    ("conversations_conversation", ["title"], "conversations_title"),
+    (MESSAGES, ["content", "reasoning"], MESSAGES, True),
+    (CONVERSATIONS, ["title"], "conversations_title", False),
 ]
 
 
-def sqlite_trigger_names(prefix: str) -> list[str]:
-    return [f"{prefix}_ai", f"{prefix}_ad", f"{prefix}_au"]
+def owner_key(owner_id: int) -> str:
+    return f"u{owner_id}u"
 
 
-def sqlite_triggers(table: str, columns: list[str], prefix: str) -> list[str]:
+def sqlite_trigger_names(prefix: str, keyed: bool = False) -> list[str]:
+    names = [f"{prefix}_ai", f"{prefix}_ad", f"{prefix}_au"]
+    if keyed:
+        names += [f"{prefix}_owner_ai", f"{prefix}_owner_au", f"{prefix}_owner_cu"]
+    return names
+
+
+def _sqlite_rows(table: str, columns: list[str], keyed: bool, row: str):
+    """Return (column list, trigram values, grams values) of one row's entry."""
+    names = [*columns, "owner"] if keyed else columns
+    values = [f"{row}.{c}" for c in columns]
+    gram_values = [f"history_grams({row}.{c})" for c in columns]
+    if keyed:
+        values.append(OWNER_KEY_SQL.format(row))
+        gram_values.append(OWNER_KEY_SQL.format(row))
+    return ", ".join(names), ", ".join(values), ", ".join(gram_values)
+
+
+def sqlite_triggers(
+    table: str, columns: list[str], prefix: str, keyed: bool = False
+) -> list[str]:
     """Return the statements that keep the FTS tables in step with `table`."""
-    cols = ", ".join(columns)
-    new = ", ".join(f"new.{c}" for c in columns)
-    old = ", ".join(f"old.{c}" for c in columns)
-    new_grams = ", ".join(f"history_grams(new.{c})" for c in columns)
-    old_grams = ", ".join(f"history_grams(old.{c})" for c in columns)
     fts, gram_table = f"{prefix}_fts", f"{prefix}_grams"
+    cols, new, new_grams = _sqlite_rows(table, columns, keyed, "new")
+    _cols, old, old_grams = _sqlite_rows(table, columns, keyed, "old")
     insert = (
         f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new});"
         f" INSERT INTO {gram_table}(rowid, {cols}) VALUES (new.id, {new_grams});"
@@ -108,43 +145,126 @@ def sqlite_triggers(table: str, columns: list[str], prefix: str) -> list[str]:
         f" INSERT INTO {gram_table}({gram_table}, rowid, {cols})"
         f" VALUES ('delete', old.id, {old_grams});"
     )
-    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in columns)
-    on_insert, on_delete, on_update = sqlite_trigger_names(prefix)
-    return [
+    watched = [*columns, "conversation_id"] if keyed else columns
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in watched)
+    on_insert, on_delete, on_update = sqlite_trigger_names(prefix)[:3]
+    statements = [
         f"CREATE TRIGGER IF NOT EXISTS {on_insert} AFTER INSERT ON {table}"
         f" BEGIN {insert} END",
         f"CREATE TRIGGER IF NOT EXISTS {on_delete} AFTER DELETE ON {table}"
         f" BEGIN {delete} END",
-        f"CREATE TRIGGER IF NOT EXISTS {on_update} AFTER UPDATE OF {cols} ON {table}"
-        f" WHEN {changed} BEGIN {delete} {insert} END",
+        f"CREATE TRIGGER IF NOT EXISTS {on_update} AFTER UPDATE OF"
+        f" {', '.join(watched)} ON {table} WHEN {changed} BEGIN {delete} {insert} END",
+    ]
+    if keyed:
+        statements += _sqlite_owner_triggers(table, columns, prefix)
+    return statements
+
+
+def _sqlite_owner_triggers(table: str, columns: list[str], prefix: str) -> list[str]:
+    """Keep message.owner_id equal to its conversation's owner, and the keys too.
+
+    Whatever writes a message (save() with a stale instance, bulk_create, raw
+    SQL), the database sets the owner; a conversation given to another user takes
+    its messages' index entries along.
+    """
+    fts, gram_table = f"{prefix}_fts", f"{prefix}_grams"
+    owner = f"(SELECT owner_id FROM {CONVERSATIONS} WHERE id = new.conversation_id)"
+    fix = f"UPDATE {table} SET owner_id = {owner} WHERE id = new.id;"
+    cols = ", ".join([*columns, "owner"])
+    plain = ", ".join(columns)
+    gram_cols = ", ".join(f"history_grams({c})" for c in columns)
+    rekey = []
+    for target, values in ((fts, plain), (gram_table, gram_cols)):
+        rekey.append(
+            f"INSERT INTO {target}({target}, rowid, {cols}) SELECT 'delete', id,"
+            f" {values}, 'u' || old.owner_id || 'u' FROM {table}"
+            " WHERE conversation_id = new.id;"
+        )
+        rekey.append(
+            f"INSERT INTO {target}(rowid, {cols}) SELECT id, {values},"
+            f" 'u' || new.owner_id || 'u' FROM {table} WHERE conversation_id = new.id;"
+        )
+    on_insert, on_update, on_conversation = sqlite_trigger_names(prefix, True)[3:]
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {on_insert} AFTER INSERT ON {table}"
+        f" WHEN new.owner_id IS NOT {owner} BEGIN {fix} END",
+        f"CREATE TRIGGER IF NOT EXISTS {on_update} AFTER UPDATE OF owner_id,"
+        f" conversation_id ON {table} WHEN new.owner_id IS NOT {owner}"
+        f" BEGIN {fix} END",
+        f"CREATE TRIGGER IF NOT EXISTS {on_conversation} AFTER UPDATE OF owner_id"
+        f" ON {CONVERSATIONS} WHEN old.owner_id IS NOT new.owner_id BEGIN"
+        f" {' '.join(rekey)}"
+        f" UPDATE {table} SET owner_id = new.owner_id WHERE conversation_id = new.id;"
+        " END",
     ]
 
 
-def sqlite_rebuild(table: str, columns: list[str], prefix: str) -> list[str]:
+def sqlite_rebuild(
+    table: str, columns: list[str], prefix: str, keyed: bool = False
+) -> list[str]:
     """Return the statements that fill the FTS tables anew from `table`."""
     cols = ", ".join(columns)
     fts, gram_table = f"{prefix}_fts", f"{prefix}_grams"
+    gram_values = ", ".join(f"history_grams({c})" for c in columns)
+    if not keyed:
+        return [
+            f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+            f"INSERT INTO {gram_table}({gram_table}) VALUES ('delete-all')",
+            f"INSERT INTO {gram_table}(rowid, {cols}) SELECT id, {gram_values}"
+            f" FROM {table}",
+        ]
+    key = "'u' || c.owner_id || 'u'"
+    source = f" FROM {table} AS m JOIN {CONVERSATIONS} AS c ON c.id = m.conversation_id"
     return [
-        f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+        # Rows written while the triggers were missing get their owner first.
+        f"UPDATE {table} SET owner_id = {OWNER_SQL.format(table)}"
+        f" WHERE owner_id IS NOT {OWNER_SQL.format(table)}",
+        f"INSERT INTO {fts}({fts}) VALUES ('delete-all')",
+        f"INSERT INTO {fts}(rowid, {cols}, owner) SELECT m.id, "
+        + ", ".join(f"m.{c}" for c in columns)
+        + f", {key}{source}",
         f"INSERT INTO {gram_table}({gram_table}) VALUES ('delete-all')",
-        f"INSERT INTO {gram_table}(rowid, {cols}) SELECT id, "
-        + ", ".join(f"history_grams({c})" for c in columns)
-        + f" FROM {table}",
+        f"INSERT INTO {gram_table}(rowid, {cols}, owner) SELECT m.id, "
+        + ", ".join(f"history_grams(m.{c})" for c in columns)
+        + f", {key}{source}",
     ]
 
 
-def sqlite_index_statements(table: str, columns: list[str], prefix: str) -> list[str]:
+def sqlite_index_statements(
+    table: str, columns: list[str], prefix: str, keyed: bool = False
+) -> list[str]:
     """Return the statements that create the index of `table` and fill it."""
     cols = ", ".join(columns)
+    if keyed:
+        # Both contentless: the owner's key is in no table to read it back from.
+        tables = [
+            f"CREATE VIRTUAL TABLE {prefix}_fts USING fts5({cols}, owner,"
+            " content='', tokenize='trigram')",
+            f"CREATE VIRTUAL TABLE {prefix}_grams USING fts5({cols}, owner,"
+            " content='', tokenize='unicode61')",
+        ]
+    else:
+        tables = [
+            # The trigram table reads its text from the table itself (no second
+            # copy); the grams table stores only its index (contentless).
+            f"CREATE VIRTUAL TABLE {prefix}_fts USING fts5({cols}, content='{table}',"
+            " content_rowid='id', tokenize='trigram')",
+            f"CREATE VIRTUAL TABLE {prefix}_grams USING fts5({cols}, content='',"
+            " tokenize='unicode61')",
+        ]
     return [
-        # The trigram table reads its text from the table itself (no second copy);
-        # the grams table stores only its index (contentless).
-        f"CREATE VIRTUAL TABLE {prefix}_fts USING fts5({cols}, content='{table}',"
-        " content_rowid='id', tokenize='trigram')",
-        f"CREATE VIRTUAL TABLE {prefix}_grams USING fts5({cols}, content='',"
-        " tokenize='unicode61')",
-        *sqlite_triggers(table, columns, prefix),
-        *sqlite_rebuild(table, columns, prefix),
+        *tables,
+        *sqlite_triggers(table, columns, prefix, keyed),
+        *sqlite_rebuild(table, columns, prefix, keyed),
+    ]
+
+
+def sqlite_drop_statements(prefix: str, keyed: bool = False) -> list[str]:
+    return [
+        *(f"DROP TRIGGER IF EXISTS {t}" for t in sqlite_trigger_names(prefix, keyed)),
+        f"DROP TABLE IF EXISTS {prefix}_fts",
+        f"DROP TABLE IF EXISTS {prefix}_grams",
     ]
 
 
@@ -164,14 +284,16 @@ def repair_sqlite_index(sender, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"
         )
         present = {name for (name,) in cursor.fetchall()}
-        for table, columns, prefix in SQLITE_TABLES:
-            if f"{prefix}_fts" not in present:
+        cursor.execute(f"SELECT name FROM pragma_table_info('{MESSAGES}')")
+        keyed_index = "owner_id" in {name for (name,) in cursor.fetchall()}
+        for table, columns, prefix, keyed in SQLITE_TABLES:
+            if f"{prefix}_fts" not in present or (keyed and not keyed_index):
                 continue  # the index migration has not run (yet)
-            if set(sqlite_trigger_names(prefix)) <= present:
+            if set(sqlite_trigger_names(prefix, keyed)) <= present:
                 continue
             for statement in [
-                *sqlite_triggers(table, columns, prefix),
-                *sqlite_rebuild(table, columns, prefix),
+                *sqlite_triggers(table, columns, prefix, keyed),
+                *sqlite_rebuild(table, columns, prefix, keyed),
             ]:
                 cursor.execute(statement)
 
@@ -304,8 +426,15 @@ def _verify_sql(terms: list[Term], columns: list[str], alias: str) -> Iterator:
 
 def _message_filter_sql(filters: Filters) -> tuple[list[str], list]:
     # A message a reviewer hid is never found: its text must not show in a snippet.
-    where = ["c.owner_id = %s", "m.hidden_at IS NULL"]
+    # m.owner_id (kept by the database, migration 0006) is what the index knows;
+    # the conversation's owner decides.
+    where = ["m.owner_id = %s", "m.hidden_at IS NULL"]
     params: list = [filters.owner_id]
+    if connection.vendor != "postgresql":
+        # PostgreSQL: not this too, or its planner may read the owner's
+        # conversations first and compute history_grams() on each of their messages.
+        where.append("c.owner_id = %s")
+        params.append(filters.owner_id)
     if filters.model:
         where.append("c.model = %s")
         params.append(filters.model)
@@ -330,6 +459,10 @@ def _sqlite_message_ids(
 ) -> list[int]:
     columns = ["content", "reasoning"] if filters.reasoning else ["content"]
     trigram_match, gram_match = _sqlite_matches(terms, columns)
+    # Only the owner's entries: the walk never reads another user's matches.
+    owned = "{owner} : " + _fts_phrase(owner_key(filters.owner_id)) + " AND "
+    trigram_match = owned + trigram_match if trigram_match else None
+    gram_match = owned + gram_match if gram_match else None
     # The table the walk runs down; the other one, if any, is a filter.
     if trigram_match is not None:
         walk, walk_match = "conversations_message_fts", trigram_match
@@ -424,16 +557,27 @@ def _pg_message_ids(
 ) -> list[int]:
     columns = ["content", "reasoning"] if filters.reasoning else ["content"]
     where, params = _message_filter_sql(filters)
+    term_sql, term_params = [], []
     for term in terms:
         sql, extra = _pg_term_sql(term, columns, "m")
-        where.append(sql)
-        params.extend(extra)
-    sql = (
+        term_sql.append(sql)
+        term_params.extend(extra)
+    where += term_sql
+    params += term_params
+    window_sql = (
         "SELECT m.id FROM conversations_message AS m"
         " JOIN conversations_conversation AS c ON c.id = m.conversation_id"
         f" WHERE {' AND '.join(where)} AND m.id >= %s AND m.id < %s"
         " ORDER BY m.id DESC LIMIT %s"
     )
+    # All of the owner's matches below an id, as long as there are few: only the
+    # (owner_id, text) indexes can answer it (`m.id + 0` keeps the id index out).
+    probe_sql = (
+        "SELECT m.id FROM conversations_message AS m"
+        f" WHERE m.owner_id = %s AND {' AND '.join(term_sql)} AND m.id + 0 < %s"
+        " LIMIT %s"
+    )
+    probe_params = [filters.owner_id, *term_params]
     found: list[int] = []
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id), max(id) FROM conversations_message")
@@ -442,13 +586,54 @@ def _pg_message_ids(
             return []
         high = min(before, highest + 1) if before is not None else highest + 1
         window = FIRST_WINDOW
+        windows = 0
         while high > lowest and len(found) < limit:
+            windows += 1
+            if windows == 2:  # the newest window did not fill the page
+                candidates = _pg_probe(cursor, probe_sql, [*probe_params, high])
+                if candidates is not None:
+                    found.extend(
+                        _pg_keep(cursor, where, params, candidates, limit - len(found))
+                    )
+                    break
             low = max(high - window, lowest)
-            cursor.execute(sql, [*params, low, high, limit - len(found)])
+            cursor.execute(window_sql, [*params, low, high, limit - len(found)])
             found.extend(row[0] for row in cursor.fetchall())
             high = low
             window = min(window * WINDOW_GROWTH, MAX_WINDOW)
     return found
+
+
+def _pg_probe(cursor, sql: str, params: list) -> list[int] | None:
+    """Return every id the probe finds, or None when there are more than PROBE_LIMIT.
+
+    A word the newest window did not fill a page with is rare for this user, or
+    absent: one pass over the owner's index entries finds all of it, where the id
+    windows would search the index once per window (16 at 1,000,000 messages).
+    """
+    # The planner may not know the word is rare for this user (its estimate comes
+    # from the whole table) and pick a sequential scan; never here.
+    cursor.execute("SET enable_seqscan = off")
+    try:
+        cursor.execute(sql, [*params, PROBE_LIMIT + 1])
+        ids = [row[0] for row in cursor.fetchall()]
+    finally:
+        cursor.execute("RESET enable_seqscan")
+    return ids if len(ids) <= PROBE_LIMIT else None
+
+
+def _pg_keep(cursor, where: list[str], params: list, ids: list[int], limit: int):
+    """Return the newest `limit` of `ids` that pass every filter."""
+    if not ids:
+        return []
+    cursor.execute(
+        "SELECT m.id FROM conversations_message AS m"
+        " JOIN conversations_conversation AS c ON c.id = m.conversation_id"
+        f" WHERE {' AND '.join(where)} AND m.id = ANY(%s)"
+        " ORDER BY m.id DESC LIMIT %s",
+        [*params, ids, limit],
+    )
+    return [row[0] for row in cursor.fetchall()]
 
 
 def _pg_title_ids(terms: list[Term], filters: Filters, limit: int) -> list[int]:

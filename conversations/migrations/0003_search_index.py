@@ -16,7 +16,7 @@ from django.db import migrations, models
 
 from conversations.search import (
     CJK_RANGES,
-    SQLITE_TABLES,
+    SQLITE_TABLES_V1,
     grams_text,
     sqlite_index_statements,
     sqlite_trigger_names,
@@ -56,7 +56,7 @@ def create_index(apps, schema_editor):
         connection.connection.create_function(
             "history_grams", 1, grams_text, deterministic=True
         )
-        for spec in SQLITE_TABLES:
+        for spec in SQLITE_TABLES_V1:
             for statement in sqlite_index_statements(*spec):
                 schema_editor.execute(statement)
     elif connection.vendor == "postgresql":
@@ -71,7 +71,7 @@ def create_index(apps, schema_editor):
 def drop_index(apps, schema_editor):
     connection = schema_editor.connection
     if connection.vendor == "sqlite":
-        for _table, _columns, prefix in SQLITE_TABLES:
+        for _table, _columns, prefix, _keyed in SQLITE_TABLES_V1:
             for trigger in sqlite_trigger_names(prefix):
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
             schema_editor.execute(f"DROP TABLE IF EXISTS {prefix}_fts")
