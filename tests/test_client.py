@@ -333,6 +333,20 @@ def sse_response(*payloads: dict, status: int = 200) -> httpx.Response:
     )
 
 
+# A v2 stream's last event: the whole reply, "Hi", as a non-streamed body.
+FINAL_HI = {
+    "id": "x",
+    "object": "chat.completion",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "Hi"},
+        }
+    ],
+}
+
+
 def delta(text: str, finish: str | None = None) -> dict:
     choice: dict[str, Any] = {"index": 0, "delta": {"content": text}}
     if finish:
@@ -551,18 +565,7 @@ async def test_a_finished_stream_leaves_its_connection_for_the_next_reply(
     """Read to the end of its body, a reply's response goes back to the pool: the
     next reply does not pay for a new connection (TCP, and TLS upstream)."""
     connections = 0
-    final = {
-        "id": "x",
-        "object": "chat.completion",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": "Hi"},
-            }
-        ],
-    }
-    events = [delta("Hi"), final]
+    events = [delta("Hi"), FINAL_HI]
     body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
 
     async def serve(reader, writer) -> None:
@@ -592,18 +595,7 @@ async def test_a_finished_stream_leaves_its_connection_for_the_next_reply(
 
 
 async def test_a_stream_held_open_after_its_final_event_still_ends(make_client):
-    final = {
-        "id": "x",
-        "object": "chat.completion",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": "Hi"},
-            }
-        ],
-    }
-    head = b"data: " + json.dumps(final).encode() + b"\n\n"
+    head = b"data: " + json.dumps(FINAL_HI).encode() + b"\n\n"
     client = stalling_client(make_client, head, timeouts=Timeouts(idle=30))
     result = await asyncio.wait_for(client.complete(chat("Hi")), 5)
     assert (result.text, result.finish_reason) == ("Hi", "stop")

@@ -23,7 +23,7 @@ from django.db import migrations, models
 from conversations.search import (
     SQLITE_TABLES,
     SQLITE_TABLES_V1,
-    grams_text,
+    register_sqlite_functions,
     sqlite_drop_statements,
     sqlite_index_statements,
 )
@@ -42,10 +42,26 @@ OLD_PG_DEFINITIONS = {
 }
 # (name, table, expression): what bench/history.py builds and sizes.
 PG_INDEXES = [
-    ("message_owner_content_trgm", "conversations_message", "owner_id, content gin_trgm_ops"),
-    ("message_owner_reasoning_trgm", "conversations_message", "owner_id, reasoning gin_trgm_ops"),
-    ("message_owner_content_grams", "conversations_message", "owner_id, history_grams(content)"),
-    ("message_owner_reasoning_grams", "conversations_message", "owner_id, history_grams(reasoning)"),
+    (
+        "message_owner_content_trgm",
+        "conversations_message",
+        "owner_id, content gin_trgm_ops",
+    ),
+    (
+        "message_owner_reasoning_trgm",
+        "conversations_message",
+        "owner_id, reasoning gin_trgm_ops",
+    ),
+    (
+        "message_owner_content_grams",
+        "conversations_message",
+        "owner_id, history_grams(content)",
+    ),
+    (
+        "message_owner_reasoning_grams",
+        "conversations_message",
+        "owner_id, history_grams(reasoning)",
+    ),
     ("conversation_title_trgm", "conversations_conversation", "title gin_trgm_ops"),
     ("conversation_title_grams", "conversations_conversation", "history_grams(title)"),
 ]
@@ -91,9 +107,7 @@ def create_message_index(schema_editor) -> None:
     """Create the owner-keyed message index (and fill owner_id) on either database."""
     connection = schema_editor.connection
     if connection.vendor == "sqlite":
-        connection.connection.create_function(
-            "history_grams", 1, grams_text, deterministic=True
-        )
+        register_sqlite_functions(sender=None, connection=connection)
         for spec in SQLITE_TABLES:
             if spec[3]:
                 for statement in sqlite_index_statements(*spec):
@@ -146,9 +160,7 @@ def backward(apps, schema_editor):
     drop_message_index(schema_editor)
     connection = schema_editor.connection
     if connection.vendor == "sqlite":
-        connection.connection.create_function(
-            "history_grams", 1, grams_text, deterministic=True
-        )
+        register_sqlite_functions(sender=None, connection=connection)
         for statement in sqlite_index_statements(*SQLITE_TABLES_V1[0]):
             schema_editor.execute(statement)
     elif connection.vendor == "postgresql":

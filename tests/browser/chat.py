@@ -5,6 +5,7 @@ The selectors live here, so a change in the page's markup is one edit, not seven
 
 from __future__ import annotations
 
+import json
 import re
 
 from playwright.sync_api import Locator, Page, expect
@@ -111,3 +112,16 @@ def streaming_lengths(page: Page) -> list[int]:
             if sample["status"] == "streaming" and sample["length"] > 0
         }
     )
+
+
+def record_frames(page: Page) -> tuple[list[dict], list[dict]]:
+    """Record the JSON frames the page's websockets receive and send, in order."""
+    received: list[dict] = []
+    sent: list[dict] = []
+
+    def watch(socket) -> None:
+        socket.on("framereceived", lambda data: received.append(json.loads(data)))
+        socket.on("framesent", lambda data: sent.append(json.loads(data)))
+
+    page.on("websocket", watch)
+    return received, sent

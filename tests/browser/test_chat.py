@@ -16,6 +16,7 @@ from tests.browser.chat import (
     last_reply,
     messages,
     open_settings,
+    record_frames,
     send,
     streaming_lengths,
     visible_text,
@@ -390,14 +391,7 @@ def test_a_long_reply_ends_by_the_check_of_the_text_the_page_built(
     """A long reply's reply.done has no text, only a check: the page keeps what the
     deltas built, shows the reply ended, and asks for nothing more."""
     page = sign_in(context.new_page(), chat_server)
-    received: list[dict] = []
-    sent: list[dict] = []
-
-    def watch(socket) -> None:
-        socket.on("framereceived", lambda data: received.append(json.loads(data)))
-        socket.on("framesent", lambda data: sent.append(json.loads(data)))
-
-    page.on("websocket", watch)
+    received, sent = record_frames(page)
     page.goto(f"{chat_server.url}/")
     send(page, "[sim:long] Tell me everything about rivers.")
     reply = last_reply(page)

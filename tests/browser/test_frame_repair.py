@@ -5,14 +5,13 @@ or a streaming reply gone quiet, asks for a reply.snapshot)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.browser.chat import last_reply, send, visible_text
+from tests.browser.chat import last_reply, record_frames, send, visible_text
 from tests.browser.conftest import CHUNK_DELAY, new_site, serve_site, sign_in
 from tests.browser.servers import SiteServer
 
@@ -37,14 +36,7 @@ def test_a_page_missing_frames_ends_with_the_whole_reply(
     context: BrowserContext, lossy_server: SiteServer
 ) -> None:
     page = sign_in(context.new_page(), lossy_server)
-    received: list[dict] = []
-    sent: list[dict] = []
-
-    def watch(socket) -> None:
-        socket.on("framereceived", lambda data: received.append(json.loads(data)))
-        socket.on("framesent", lambda data: sent.append(json.loads(data)))
-
-    page.on("websocket", watch)
+    received, sent = record_frames(page)
     page.goto(f"{lossy_server.url}/")
     send(page, "Tell me about streaming.")
     reply = last_reply(page)
