@@ -8,6 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import BrowserContext, expect
 
+from conversations.replies.runner import CHECKPOINT_INTERVAL
 from tests.browser.chat import (
     conversation_path,
     last_question,
@@ -43,7 +44,9 @@ def crash_and_restart(context, server, env, browser_tmp: Path) -> None:
     reply = last_reply(page)
     wait_for_some_text(reply, 200)
     path = conversation_path(page)
-    time.sleep(1.5)  # a checkpoint (every second) holds text by now
+    # The first checkpoint comes CHECKPOINT_INTERVAL after the reply began; the
+    # long reply (400 pieces, 20 ms apart: 8 s) is still streaming a second later.
+    time.sleep(CHECKPOINT_INTERVAL + 1.0)
     expect(reply).to_have_attribute("data-status", "streaming")
 
     server.process.popen.kill()  # SIGKILL: nothing gets to save or say goodbye
