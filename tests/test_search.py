@@ -427,6 +427,24 @@ def test_a_word_common_for_someone_else_finds_only_yours_newest_first(
     assert hidden.pk not in ids
 
 
+def test_older_matches_are_found_behind_many_newer_hidden_ones(
+    ada, user, other_user, monkeypatch
+):
+    # PostgreSQL: a tiny first window, then the probe; its candidates are filtered
+    # newest first a page at a time, so the visible ones lie a batch further down.
+    monkeypatch.setattr(search, "FIRST_WINDOW", 2)
+    monkeypatch.setattr(search, "KEEP_BATCH_PAGES", 1)
+    mine = Conversation.objects.create(owner=user, model="MiniMax-M1")
+    theirs = Conversation.objects.create(owner=other_user, model="MiniMax-M1")
+    visible = [say(mine, f"narwhal {n} 独角鲸").pk for n in range(5)]
+    for _ in range(30):
+        say(mine, "narwhal hidden 独角鲸", hidden_at=timezone.now())
+    for _ in range(10):
+        say(theirs, "narwhal 独角鲸 newest of all")
+    for q in ("narwhal", "独角鲸", "独角"):
+        assert found_ids(ada, q) == visible[::-1], q
+
+
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 tables")
 def test_sqlite_index_holds_each_messages_owner(user, other_user):
     mine = Conversation.objects.create(owner=user, model="MiniMax-M1")
