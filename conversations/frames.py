@@ -44,6 +44,22 @@ def text_check(text: str) -> dict[str, int]:
     return {"length": len(units) // 2, "crc32": zlib.crc32(units)}
 
 
+def encode_frame(frame: Frame) -> str:
+    """Return the frame's JSON as it goes on the socket: compact, and UTF-8 rather
+    than \\u escapes (a Chinese character is 3 bytes, not 6).
+
+    A lone surrogate (which a model's JSON can carry as "\\ud800") has no UTF-8:
+    such a frame keeps its escapes.
+    """
+    text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(frame, separators=(",", ":"))
+    return text
+
+
 def wire_size(frame: Frame) -> int:
     """Return the bytes the frame takes on the socket (channels' json.dumps)."""
     return len(json.dumps(frame))

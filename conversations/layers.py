@@ -7,8 +7,9 @@ each socket takes, and builds a new queue each time (the old one is dropped when
 it runs empty). Here the expiry walk runs at most once a second (nothing expires
 faster: messages after `expiry`, 60 s, memberships after a day), the channels are
 served in one loop, the message is copied once per group send (receivers only
-read it; the sender may still change its own dict), and a channel keeps its queue
-while something receives on it.
+read it; the sender may still change its own dict; a message of strings and
+numbers alone, as every frame is, needs only a shallow copy), and a channel keeps
+its queue while something receives on it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ from copy import deepcopy
 from channels.layers import InMemoryChannelLayer
 
 CLEAN_INTERVAL = 1.0
+
+
+# Values a receiver cannot change in place: a dict of them is copied by dict().
+_IMMUTABLE = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+def _copy(message: dict) -> dict:
+    if all(type(value) in _IMMUTABLE for value in message.values()):
+        return dict(message)
+    return deepcopy(message)
 
 
 class LocalChannelLayer(InMemoryChannelLayer):
@@ -39,7 +50,7 @@ class LocalChannelLayer(InMemoryChannelLayer):
         channels = self.groups.get(group)
         if not channels:
             return
-        entry = (time.time() + self.expiry, deepcopy(message))
+        entry = (time.time() + self.expiry, _copy(message))
         for channel in list(channels):
             queue = self.channels.get(channel)
             if queue is None:

@@ -31,9 +31,12 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from conversations.frames import Frame
+from conversations.frames import Frame, encode_frame
 
-# The channel-layer message type consumers forward to their socket as-is.
+# The channel-layer message type consumers forward to their socket as-is. Its
+# "text" is the frame's JSON, encoded once here for every page that gets it
+# (frame_event), not once per socket; and a message of strings alone is cheap for
+# a channel layer to copy (layers.py) or to pack (Redis).
 FRAME_EVENT = "conversation.frame"
 # A frame the channel layer refuses is tried this many times, RETRY_BACKOFF, then
 # twice that apart, before it is dropped.
@@ -65,20 +68,21 @@ async def broadcast(conversation_id: int, frame: Frame) -> bool:
     describes is saved, and a page that missed it resyncs when it sees a gap in
     offsets or when its socket rejoins (consumers.py).
     """
+    event = frame_event(frame)
     return await _send_quietly(
-        lambda layer: layer.group_send(
-            group_name(conversation_id), {"type": FRAME_EVENT, "frame": frame}
-        ),
-        frame,
+        lambda layer: layer.group_send(group_name(conversation_id), event), frame
     )
 
 
 async def send_frame(channel: str, frame: Frame) -> bool:
     """Send a frame to one page's consumer (see broadcast for failures)."""
-    return await _send_quietly(
-        lambda layer: layer.send(channel, {"type": FRAME_EVENT, "frame": frame}),
-        frame,
-    )
+    event = frame_event(frame)
+    return await _send_quietly(lambda layer: layer.send(channel, event), frame)
+
+
+def frame_event(frame: Frame) -> dict[str, str]:
+    """Return the channel-layer message that carries `frame` to a page's socket."""
+    return {"type": FRAME_EVENT, "text": encode_frame(frame)}
 
 
 async def _send_quietly(send: Callable[[Any], Awaitable[None]], frame: Frame) -> bool:

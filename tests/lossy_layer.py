@@ -11,6 +11,7 @@ is over. `dropped` counts what it threw away, by frame type.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from channels.layers import InMemoryChannelLayer
@@ -29,7 +30,7 @@ class LossyInMemoryChannelLayer(InMemoryChannelLayer):
     def loses(self, message: dict) -> bool:
         if message.get("type") != FRAME_EVENT:
             return False
-        frame_type = message["frame"].get("type")
+        frame_type = json.loads(message["text"]).get("type")
         if frame_type == "reply.done":
             return self.drop_done
         if frame_type == "reply.delta" and self.drop_every:
@@ -39,6 +40,6 @@ class LossyInMemoryChannelLayer(InMemoryChannelLayer):
 
     async def group_send(self, group: str, message: dict) -> None:
         if self.loses(message):
-            self.dropped[message["frame"]["type"]] += 1
+            self.dropped[json.loads(message["text"])["type"]] += 1
             return
         await super().group_send(group, message)

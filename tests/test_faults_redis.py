@@ -1,5 +1,6 @@
-"""Redis restarts while a reply streams: the sockets stay open, the reply is saved,
-and the pages get what they missed once Redis is back."""
+"""Redis as the channel layer: frames reach the pages as written; and when Redis
+restarts while a reply streams, the sockets stay open, the reply is saved, and the
+pages get what they missed once Redis is back."""
 
 import asyncio
 import time
@@ -87,6 +88,22 @@ async def frames_until(socket, done) -> list[dict]:
 def reply_status() -> str | None:
     reply = Message.objects.filter(role="assistant").first()
     return reply.status if reply else None
+
+
+async def test_a_reply_in_chinese_and_emoji_reaches_every_page_through_redis(
+    redis, channel_layer, open_socket, user, conversation, fake_minimax
+):
+    pieces = ["你好，", "世界 👋🏽", ' \\ "quoted" \n', "done"]
+    fake_minimax.enqueue([TextDelta(piece) for piece in pieces] + [Finish("stop")])
+    watcher = await open_socket(user, conversation.pk)
+    writer = await open_socket(user, conversation.pk)
+    await writer.send_json_to({"type": "message.send", "content": "go"})
+
+    for socket in (watcher, writer):
+        received = await frames_until(socket, lambda f: f["type"] == "reply.done")
+        deltas = [f for f in received if f["type"] == "reply.delta"]
+        assert "".join(f["text"] for f in deltas) == "".join(pieces)
+        assert received[-1]["message"]["content"] == "".join(pieces)
 
 
 async def test_a_redis_restart_mid_reply_keeps_the_sockets_and_the_reply(

@@ -5,6 +5,7 @@ flags and refusal codes are the ones MiniMax's wire format carries.
 """
 
 import asyncio
+import json
 
 import pytest
 from channels.db import database_sync_to_async
@@ -244,7 +245,7 @@ async def test_a_snapshot_of_a_hidden_reply_carries_the_placeholder(
     await runner.request_snapshot(reply.conversation_id, channel)
 
     event = await asyncio.wait_for(channel_layer.receive(channel), 2)
-    frame = event["frame"]
+    frame = json.loads(event["text"])
     assert frame["type"] == "reply.snapshot"
     assert frame["message"]["content"] == PLACEHOLDER
     assert "Buy cheap" not in str(frame)
@@ -286,9 +287,10 @@ async def test_open_pages_are_shown_the_placeholder_when_a_reviewer_hides(
     await database_sync_to_async(do_decide)([item], reviewer, "hide")
 
     event = await asyncio.wait_for(channel_layer.receive(channel), 2)
-    assert event["frame"]["type"] == "reply.snapshot"
-    assert event["frame"]["message"]["id"] == reply.pk
-    assert event["frame"]["message"]["content"] == PLACEHOLDER
+    frame = json.loads(event["text"])
+    assert frame["type"] == "reply.snapshot"
+    assert frame["message"]["id"] == reply.pk
+    assert frame["message"]["content"] == PLACEHOLDER
 
 
 def test_the_placeholder_and_type_names_are_translated(flagged_reply, reviewer):

@@ -1,6 +1,7 @@
 """The reply flow: what is stored, when, and what the open pages are told."""
 
 import asyncio
+import json
 import threading
 from datetime import timedelta
 
@@ -45,14 +46,15 @@ async def frames_on(layer, channel, wait: float = 0.1) -> list[dict]:
             event = await asyncio.wait_for(layer.receive(channel), wait)
         except TimeoutError:
             return frames
-        frames.append(event["frame"])
+        frames.append(json.loads(event["text"]))
 
 
 async def next_frame(layer, channel, frame_type: str) -> dict:
     while True:
         event = await asyncio.wait_for(layer.receive(channel), 2)
-        if event["frame"]["type"] == frame_type:
-            return event["frame"]
+        frame = json.loads(event["text"])
+        if frame["type"] == frame_type:
+            return frame
 
 
 def messages(conversation) -> list[Message]:

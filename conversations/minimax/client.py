@@ -521,7 +521,9 @@ class _SSEPayloads:
                 self.done = True
                 return
             if sse.data.strip():  # an empty event is a keep-alive
-                yield _json_object(sse.data.encode())
+                # The text as it is: json.loads of bytes would decode it again.
+                # A byte-order mark is skipped, as json.loads does on bytes.
+                yield _json_object(sse.data.removeprefix("\ufeff"))
         # An oversized line after these events: fail now, not at the next read.
         self._decoder.raise_failure()
 
@@ -638,7 +640,7 @@ def _body_too_large(limit: int) -> ProtocolError:
     )
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
+def _json_object(raw: bytes | str) -> dict[str, Any]:
     try:
         payload = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nested ten thousand deep
