@@ -12,8 +12,8 @@ manifest to build first), as in tests.settings; the bench loads no page but /log
 
 BENCH_LAYER_OPTIONS (JSON, e.g. '{"socket_timeout": null, "capacity": 1000}') goes
 into the Redis channel layer's config (capacity, expiry...) or its host (any other
-key): a way to try a layer setting before the site adopts it (bench.stream_load
---layer-options). Unset, the layer is the site's own.
+key), over the site's own values: a way to try a layer setting before the site
+adopts it (bench.stream_load --layer-options). Unset, the layer is the site's own.
 """
 
 import json
@@ -39,7 +39,8 @@ LAYER_CONFIG_KEYS = ("capacity", "expiry", "group_expiry", "channel_capacity")
 LAYER_OPTIONS = json.loads(os.environ.get("BENCH_LAYER_OPTIONS") or "{}")
 if REDIS_URL and LAYER_OPTIONS:
     config = CHANNEL_LAYERS["default"]["CONFIG"]
-    host = {"address": REDIS_URL}
+    # Start from the site's own host options: a key not given keeps its value.
+    host = dict(config["hosts"][0])
     for key, value in LAYER_OPTIONS.items():
         if key in LAYER_CONFIG_KEYS:
             config[key] = value

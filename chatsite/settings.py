@@ -199,9 +199,12 @@ if REDIS_URL:
                         ),
                     }
                 ],
-                # Per-channel inbox. At the default 100, group_send silently
-                # dropped frames for a lagging process (docs/performance.md).
-                "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "2000")),
+                # channels_redis keeps one inbox per process, shared by all its
+                # sockets, and group_send silently drops past capacity. At 2000, two
+                # processes 2-3 s behind at 100 streams (~2,400 frames/s) lost
+                # frames; at 20000 none (docs/performance.md). A full inbox is a
+                # few MB of Redis, and only while a process lags.
+                "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "20000")),
             },
         }
     }
