@@ -185,7 +185,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis, with frames for a process's own sockets kept out of
+            # Redis (conversations/layers.py).
+            "BACKEND": "conversations.layers.ProcessFirstRedisChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {

@@ -65,7 +65,7 @@ def redis(tmp_path, settings):
     server.start()
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "conversations.layers.ProcessFirstRedisChannelLayer",
             "CONFIG": {"hosts": [f"redis://127.0.0.1:{server.port}/0"]},
         }
     }

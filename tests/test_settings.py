@@ -76,7 +76,7 @@ def test_redis_url_switches_to_the_redis_channel_layer():
         DJANGO_DEBUG="1",
         REDIS_URL="redis://127.0.0.1:6390/0",
     )
-    assert backend == "channels_redis.core.RedisChannelLayer"
+    assert backend == "conversations.layers.ProcessFirstRedisChannelLayer"
     assert (
         settings_value(
             "settings.CHANNEL_LAYERS['default']['BACKEND']", DJANGO_DEBUG="1"
