@@ -284,15 +284,13 @@ class ProcessFirstRedisChannelLayer(RedisChannelLayer):
             self._inbox(channel).put(message)
 
     async def _stop_readers(self) -> None:
-        readers = list(self.readers.values())
-        self.readers.clear()
+        # A reader of another (finished) event loop went with it: only ours remain.
         loop = asyncio.get_running_loop()
-        for reader in readers:
-            if reader.get_loop() is loop:
-                reader.cancel()
-        await asyncio.gather(
-            *(r for r in readers if r.get_loop() is loop), return_exceptions=True
-        )
+        ours = [r for r in self.readers.values() if r.get_loop() is loop]
+        self.readers.clear()
+        for reader in ours:
+            reader.cancel()
+        await asyncio.gather(*ours, return_exceptions=True)
 
     async def close_pools(self):
         await self._stop_readers()
