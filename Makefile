@@ -37,7 +37,7 @@ browser-deps services:
 	@bash scripts/ensure-system-deps
 
 # The tests that touch the database, run again on PostgreSQL (the multi-machine engine).
-DB_TESTS := tests/test_models.py tests/test_services.py tests/test_consumers.py \
+DB_TESTS := tests/test_models.py tests/test_services.py tests/test_group_commit.py tests/test_consumers.py \
 	tests/test_views.py tests/test_accounts.py tests/test_admin.py tests/test_frames.py \
 	tests/test_review.py tests/test_review_admin.py tests/test_speech_clips.py tests/test_speech_views.py \
 	tests/test_search.py tests/test_history_api.py tests/test_export_import.py

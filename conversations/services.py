@@ -13,6 +13,8 @@ announces the new streaming reply and runs it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +22,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations import frames, limits, list_relay
+from conversations.group_commit import GroupCommit
 from conversations.minimax.prompting import Turn
 from conversations.models import Conversation, Message
 from conversations.relay import Outbox, run_write
 from conversations.replies import runner
+from conversations.tree import MessageTree
 
 if TYPE_CHECKING:
     from conversations.minimax.types import ChatRequest
@@ -68,27 +72,45 @@ class NotEditable(ReplyRefused):
 # --- Checks and writes (database thread) -----------------------------------------
 
 
-def check_idle_conversation(conversation_id: int) -> Conversation:
-    """Return the conversation, locked, or raise Busy if a reply is streaming.
+def lock_conversations(conversation_ids: Iterable[int]) -> dict[int, Conversation]:
+    """Return the conversations, each locked with its owner's row, by id.
 
-    Also raises limits.RateLimited when its owner may not start another reply now.
-    The conversation's row and its owner's are locked in one query (PostgreSQL
-    locks every row of the join): two sends to one conversation, and two replies
-    starting at once in two of the owner's conversations, go one after the other.
-    One more lookup, of the owner's streaming replies, answers both checks.
+    One query; PostgreSQL locks every row of the join, in the order they come:
+    sorted by owner, then id, the same in every transaction that starts a reply,
+    so that two of them wanting some of the same rows wait for each other rather
+    than deadlock. Two sends to one conversation, and two replies starting at once
+    in two of the owner's conversations, go one after the other.
     """
-    conversation = (
+    conversations = (
         Conversation.objects.select_for_update()
         .select_related("owner")
-        .get(pk=conversation_id)
+        .filter(pk__in=conversation_ids)
+        .order_by("owner_id", "pk")
     )
-    busy, streaming = runner.owner_streaming_replies(
-        conversation.owner_id, conversation_id
-    )
+    return {conversation.pk: conversation for conversation in conversations}
+
+
+def check_idle(conversation: Conversation, owner_streaming: list[int]) -> None:
+    """Raise Busy if a reply of the conversation is streaming.
+
+    Also raises limits.RateLimited when its owner may not start another reply now.
+    `owner_streaming` is the owner's row of runner.streaming_conversations.
+    """
+    busy, streaming = runner.busy_and_streaming(conversation.pk, owner_streaming)
     if busy:
         raise Busy
     limits.check_concurrent_replies(streaming)
     limits.check_message_rate(conversation.owner_id)
+
+
+def check_idle_conversation(conversation_id: int) -> Conversation:
+    """Return the conversation, locked, or raise Busy if a reply is streaming
+    (or limits.RateLimited: check_idle)."""
+    conversation = lock_conversations([conversation_id]).get(conversation_id)
+    if conversation is None:
+        raise Conversation.DoesNotExist
+    streaming = runner.streaming_conversations([conversation.owner_id])
+    check_idle(conversation, streaming.get(conversation.owner_id, []))
     return conversation
 
 
@@ -154,48 +176,150 @@ def touch_conversation(conversation: Conversation, first_content: str) -> None:
         conversation.save(update_fields=[*fields, "updated_at"])
 
 
+@dataclass(frozen=True)
+class Send:
+    """A message.send: the user's text for a conversation."""
+
+    conversation_id: int
+    content: str
+    client_id: str = ""
+
+
+@dataclass
+class StoredSend:
+    """A send stored: the user's message, its streaming reply, the request."""
+
+    send: Send
+    user_message: Message
+    reply: Message
+    request: ChatRequest
+    conversation: Conversation
+
+
 def do_store_user_message(
     outbox: Outbox, conversation_id: int, content: str, client_id: str = ""
 ) -> tuple[Message, Message, ChatRequest, Conversation]:
-    """Store the user's message after the active branch's last one, and an empty
-    streaming reply to it; return the request.
+    """Store one send (do_store_sends); raise what it is refused with."""
+    (stored,) = do_store_sends(outbox, [Send(conversation_id, content, client_id)])
+    if isinstance(stored, Exception):
+        raise stored
+    return stored.user_message, stored.reply, stored.request, stored.conversation
 
-    The request is built first, from the branch with the new turn after it. The
-    reply, the newest message, ends the active branch: a stored active_leaf
-    (after an edit or a switch) is cleared, otherwise the conversation row is
-    left alone (Conversation.active_leaf: null is the newest message's branch).
+
+def do_store_sends(outbox: Outbox, sends: list[Send]) -> list[StoredSend | Exception]:
+    """Store each send's message after its active branch's last one, and an empty
+    streaming reply to it; return one StoredSend per send, or what refused it.
+
+    One transaction for all (group_commit.py), in a handful of queries whatever
+    their number: the conversations locked, their owners' streaming replies, their
+    messages, then the new rows in two INSERTs. A send to a busy conversation, or
+    past its owner's limits, is refused alone (Busy, limits.RateLimited; a second
+    send to one conversation in the same batch finds it busy).
     """
     with transaction.atomic():
-        conversation = check_idle_conversation(conversation_id)
-        touch_conversation(conversation, content)
-        branch = conversation.active_branch()
-        request, left_out = conversation.chat_request_in_window(
-            new_turns=[Turn("user", content)], branch=branch
+        conversations = lock_conversations({send.conversation_id for send in sends})
+        streaming = runner.streaming_conversations(
+            {conversation.owner_id for conversation in conversations.values()}
         )
-        user_message = Message(
-            conversation=conversation,
-            parent=branch[-1] if branch else None,
-            role=Message.Role.USER,
-            sender_name=conversation.user_name,
-            content=content,
-        )
-        user_message.is_root = not branch
-        reply = new_reply_message(conversation, user_message, left_out)
-        # The same moment: ordered by id, the user's message first. Two INSERTs:
-        # the reply's parent is the user message's id.
-        user_message.created_at = reply.created_at
-        user_message.save(force_insert=True)
-        reply.parent = user_message
-        reply.save(force_insert=True)
-        if conversation.active_leaf_id is not None:
-            Conversation.objects.filter(pk=conversation_id).update(active_leaf=None)
-            conversation.active_leaf = None
+        results: list[StoredSend | Exception] = []
+        accepted: dict[int, Send] = {}
+        for send in sends:
+            conversation = conversations.get(send.conversation_id)
+            try:
+                if conversation is None:
+                    raise Conversation.DoesNotExist
+                if send.conversation_id in accepted:
+                    raise Busy
+                owner_streaming = streaming.setdefault(conversation.owner_id, [])
+                check_idle(conversation, owner_streaming)
+            except (ReplyRefused, limits.RateLimited, Conversation.DoesNotExist) as no:
+                results.append(no)
+                continue
+            # Counted for the owner's next send in this batch.
+            owner_streaming.append(send.conversation_id)
+            accepted[send.conversation_id] = send
+            results.append(send)
+        trees = message_trees([conversations[pk] for pk in accepted])
+        stored = {
+            pk: new_user_turn(conversations[pk], send, trees[pk])
+            for pk, send in accepted.items()
+        }
+        save_user_turns(outbox, list(stored.values()))
+    return [
+        stored[result.conversation_id] if isinstance(result, Send) else result
+        for result in results
+    ]
+
+
+def message_trees(conversations: list[Conversation]) -> dict[int, MessageTree]:
+    """Return each conversation's messages as a tree, by conversation id (one query)."""
+    by_conversation = {conversation.pk: [] for conversation in conversations}
+    for message in Message.objects.filter(conversation_id__in=by_conversation):
+        by_conversation[message.conversation_id].append(message)
+    trees = {}
+    for conversation in conversations:
+        messages = by_conversation[conversation.pk]
+        for message in messages:
+            message.conversation = conversation
+        trees[conversation.pk] = MessageTree(messages, conversation.active_leaf_id)
+    return trees
+
+
+def new_user_turn(
+    conversation: Conversation, send: Send, tree: MessageTree
+) -> StoredSend:
+    """Return the send's message and its streaming reply, not stored yet.
+
+    The request is built first, from the branch with the new turn after it. The
+    reply, the newest message, ends the active branch (save_user_turns).
+    """
+    branch = tree.branch()
+    request, left_out = conversation.chat_request_in_window(
+        new_turns=[Turn("user", send.content)], branch=branch
+    )
+    touch_conversation(conversation, send.content)
+    user_message = Message(
+        conversation=conversation,
+        owner_id=conversation.owner_id,
+        parent=branch[-1] if branch else None,
+        role=Message.Role.USER,
+        sender_name=conversation.user_name,
+        content=send.content,
+    )
+    reply = new_reply_message(conversation, user_message, left_out)
+    reply.owner_id = conversation.owner_id
+    # The same moment: ordered by id, the user's message first.
+    user_message.created_at = reply.created_at
+    return StoredSend(send, user_message, reply, request, conversation)
+
+
+def save_user_turns(outbox: Outbox, turns: list[StoredSend]) -> None:
+    """INSERT the user messages, then their replies (whose parents they are).
+
+    A stored active_leaf (after an edit or a switch) is cleared: null is the
+    newest message's branch, the reply's. Each message.created goes out once the
+    transaction commits.
+    """
+    if not turns:
+        return
+    Message.objects.bulk_create([turn.user_message for turn in turns])
+    for turn in turns:
+        turn.reply.parent = turn.user_message
         # Its parent was the branch's leaf: it is the only version of its turn.
-        user_message.sibling_ids = [user_message.pk]
-        outbox.post_on_commit(
-            conversation_id, frames.message_created(user_message, client_id)
+        turn.user_message.sibling_ids = [turn.user_message.pk]
+    Message.objects.bulk_create([turn.reply for turn in turns])
+    moved = [turn.conversation for turn in turns if turn.conversation.active_leaf_id]
+    if moved:
+        Conversation.objects.filter(pk__in=[c.pk for c in moved]).update(
+            active_leaf=None
         )
-    return user_message, reply, request, conversation
+        for conversation in moved:
+            conversation.active_leaf = None
+    for turn in turns:
+        outbox.post_on_commit(
+            turn.conversation.pk,
+            frames.message_created(turn.user_message, turn.send.client_id),
+        )
 
 
 def do_edit_message(
@@ -263,22 +387,27 @@ def do_switch_branch(outbox: Outbox, conversation_id: int, message_id: int) -> N
 # --- What the consumer calls ---------------------------------------------------------
 
 
+# Sends that arrive while others are being stored wait and go together.
+_sends: GroupCommit[Send, StoredSend] = GroupCommit(do_store_sends)
+
+
 async def send_message(
     conversation_id: int, content: str, client_id: str = ""
 ) -> Message:
     """Store the user's message, then start streaming the reply to it."""
-    user_message, reply_message, request, conversation = await run_write(
-        do_store_user_message, conversation_id, content, client_id
-    )
+    stored = await _sends.write(Send(conversation_id, content, client_id))
     # Committed: the reply starts (its request goes upstream) before anything
     # else is told...
     await runner.start_reply(
-        reply_message, request, conversation.json_schema, prompt_id=user_message.pk
+        stored.reply,
+        stored.request,
+        stored.conversation.json_schema,
+        prompt_id=stored.user_message.pk,
     )
     # ...then the list moves the conversation to the top (and shows its title),
     # as the write left it: no need to read it again.
-    await list_relay.announce(conversation)
-    return user_message
+    await list_relay.announce(stored.conversation)
+    return stored.user_message
 
 
 async def edit_message(conversation_id: int, message_id: int, content: str) -> Message:

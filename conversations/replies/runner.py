@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import aclosing, suppress
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -240,21 +240,41 @@ def owner_streaming_replies(
 ) -> tuple[list[int], int]:
     """Return the conversation's streaming replies and how many replies its owner
     has streaming in all, after marking the conversation's dead ones interrupted.
-
-    One lookup of conversation ids (the streaming index) answers both of the send
-    path's questions, is this conversation busy and may its owner start another
-    reply; only a conversation with a streaming reply (busy, or left by a dead
-    process) is looked at again, for its timestamps.
     """
-    rows = list(
+    rows = streaming_conversations([owner_id]).get(owner_id, [])
+    return busy_and_streaming(conversation_id, rows)
+
+
+def streaming_conversations(owner_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Return, by owner, the conversation of each of their streaming replies.
+
+    One lookup (the streaming index) answers both of the send path's questions
+    for every owner at once: is this conversation busy, and may its owner start
+    another reply (busy_and_streaming).
+    """
+    rows: dict[int, list[int]] = {}
+    for conversation_id, owner_id in (
         Message.objects.streaming()
-        .filter(conversation__owner_id=owner_id)
-        .values_list("conversation_id", flat=True)
-    )
-    if conversation_id not in rows:
-        return [], len(rows)
+        .filter(conversation__owner_id__in=owner_ids)
+        .values_list("conversation_id", "conversation__owner_id")
+    ):
+        rows.setdefault(owner_id, []).append(conversation_id)
+    return rows
+
+
+def busy_and_streaming(
+    conversation_id: int, owner_rows: list[int]
+) -> tuple[list[int], int]:
+    """Return the conversation's live streaming replies and how many its owner has
+    streaming in all, from the owner's `streaming_conversations` row.
+
+    Only a conversation with a streaming reply (busy, or left by a dead process)
+    is looked at again, for its timestamps.
+    """
+    if conversation_id not in owner_rows:
+        return [], len(owner_rows)
     live = streaming_reply_ids(conversation_id)
-    return live, len(rows) - rows.count(conversation_id) + len(live)
+    return live, len(owner_rows) - owner_rows.count(conversation_id) + len(live)
 
 
 # --- The reply's writes (database thread) --------------------------------------
