@@ -232,8 +232,12 @@ def do_store_sends(outbox: Outbox, sends: list[Send]) -> list[StoredSend | Excep
                     raise Busy
                 owner_streaming = streaming.setdefault(conversation.owner_id, [])
                 check_idle(conversation, owner_streaming)
-            except (ReplyRefused, limits.RateLimited, Conversation.DoesNotExist) as no:
-                results.append(no)
+            except (
+                ReplyRefused,
+                limits.RateLimited,
+                Conversation.DoesNotExist,
+            ) as refused:
+                results.append(refused)
                 continue
             # Counted for the owner's next send in this batch.
             owner_streaming.append(send.conversation_id)
