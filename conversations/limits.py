@@ -109,7 +109,7 @@ def check_concurrent_replies(streaming: int) -> None:
     Database thread: `streaming` is the user's streaming replies, counted in the
     transaction that would start another, with the user's row locked (two
     replies starting at once in two of their conversations are counted one after
-    the other: services.check_idle_conversation).
+    the other: services.lock_conversations).
     """
     limit = settings.CHAT_LIMIT_CONCURRENT_REPLIES
     if limit > 0 and streaming >= limit:

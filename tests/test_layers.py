@@ -9,6 +9,16 @@ from conversations.layers import LocalChannelLayer, ProcessFirstRedisChannelLaye
 from tests.browser.servers import redis_available, start_redis
 
 
+async def cancel_a_waiting_receive(layer, channel: str, settle: float) -> None:
+    """Start a receive on `channel`, let it wait `settle` s, then cancel it (a
+    socket closing while its consumer waits for a frame)."""
+    waiting = asyncio.create_task(layer.receive(channel))
+    await asyncio.sleep(settle)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+
 async def test_a_group_send_reaches_every_member_in_order_and_no_one_else():
     layer = LocalChannelLayer()
     one, two, other = [await layer.new_channel() for _ in range(3)]
@@ -58,12 +68,7 @@ async def test_a_receiver_that_goes_away_leaves_no_queue_behind():
     await layer.group_add("g", channel)
     await layer.group_send("g", {"type": "frame", "n": 1})
     assert (await layer.receive(channel))["n"] == 1
-    waiting = asyncio.create_task(layer.receive(channel))
-    await asyncio.sleep(0)
-
-    waiting.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
+    await cancel_a_waiting_receive(layer, channel, settle=0)
 
     assert channel not in layer.channels
     # A message sent later is still received by whoever listens next.
@@ -226,12 +231,7 @@ async def test_a_receiver_that_goes_away_leaves_no_inbox_behind(redis_url):
     layer = ProcessFirstRedisChannelLayer(hosts=[redis_url])
     channel = await layer.new_channel()
     await layer.group_add("g", channel)
-    waiting = asyncio.create_task(layer.receive(channel))
-    await asyncio.sleep(0.05)
-
-    waiting.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
+    await cancel_a_waiting_receive(layer, channel, settle=0.05)
 
     assert channel not in layer.inboxes
     # A frame sent later is still received by whoever listens next.

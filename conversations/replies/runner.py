@@ -235,16 +235,6 @@ def streaming_reply_ids(conversation_id: int) -> list[int]:
     return [pk for pk, _checkpoint_at, _created_at in rows if pk not in stale]
 
 
-def owner_streaming_replies(
-    owner_id: int, conversation_id: int
-) -> tuple[list[int], int]:
-    """Return the conversation's streaming replies and how many replies its owner
-    has streaming in all, after marking the conversation's dead ones interrupted.
-    """
-    rows = streaming_conversations([owner_id]).get(owner_id, [])
-    return busy_and_streaming(conversation_id, rows)
-
-
 def streaming_conversations(owner_ids: Iterable[int]) -> dict[int, list[int]]:
     """Return, by owner, the conversation of each of their streaming replies.
 
