@@ -173,12 +173,19 @@ class ProcessFirstRedisChannelLayer(RedisChannelLayer):
                 del self.local_groups[group]
         await super().group_discard(group, channel)
 
-    async def group_send(self, group, message):
+    async def group_send(self, group, message, *, remote_members: bool | None = None):
+        """Send `message` to every member of `group`, in any process.
+
+        `remote_members`: whether another process has a member, when the caller
+        knows (relay.Audience); None looks it up.
+        """
         # Redis first, for the other processes' members (the library's own path,
         # with this process's channels left out below), when there are any. Should
         # it raise, nothing was delivered here either, so the relay's retry sends
         # no duplicate.
-        if await self._has_remote_members(group):
+        if remote_members is None:
+            remote_members = await self.has_remote_members(group)
+        if remote_members:
             await super().group_send(group, message)
         members = self.local_groups.get(group)
         if members:
@@ -186,7 +193,7 @@ class ProcessFirstRedisChannelLayer(RedisChannelLayer):
             for channel in members:
                 self._inbox(channel).put(copied)
 
-    async def _has_remote_members(self, group: str) -> bool:
+    async def has_remote_members(self, group: str) -> bool:
         """Whether another process has a channel in `group`.
 
         The library's own lookup (expired members dropped, then the list read) in

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -42,6 +43,8 @@ FRAME_EVENT = "conversation.frame"
 # twice that apart, before it is dropped.
 SEND_ATTEMPTS = 3
 SEND_RETRY_BACKOFF = 0.1
+# How long a reply trusts what it found out about other processes' pages (Audience).
+AUDIENCE_TTL = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +81,47 @@ async def send_frame(channel: str, frame: Frame) -> bool:
     """Send a frame to one page's consumer (see broadcast for failures)."""
     event = frame_event(frame)
     return await _send_quietly(lambda layer: layer.send(channel, event), frame)
+
+
+class Audience:
+    """Who watches a running reply's deltas: a reply's own `broadcast`.
+
+    With several processes, whether a page of another process has the
+    conversation open costs a Redis round trip (~135 us of CPU) on every send.
+    A reply sends ~50 deltas a second, so it asks on its first and keeps the
+    answer. A page that opens the conversation later asks the reply for a
+    snapshot (reply.sync, consumers.py), and the reply calls `changed()` before
+    answering: the deltas after that snapshot reach the newcomer. The answer is
+    renewed every AUDIENCE_TTL besides, in case such a request went missing.
+    Frames other than deltas (reply.done above all) go through `broadcast`,
+    which always looks.
+    """
+
+    def __init__(self, conversation_id: int) -> None:
+        self.conversation_id = conversation_id
+        self._remote_members: bool | None = None
+        self._looked_up_at = 0.0
+
+    def changed(self) -> None:
+        """A page joined: look again before the next delta."""
+        self._remote_members = None
+
+    async def broadcast(self, frame: Frame) -> bool:
+        """Send a delta frame to every page that has the conversation open."""
+        event = frame_event(frame)
+        return await _send_quietly(lambda layer: self._group_send(layer, event), frame)
+
+    async def _group_send(self, layer: Any, event: dict[str, str]) -> None:
+        group = group_name(self.conversation_id)
+        lookup = getattr(layer, "has_remote_members", None)
+        if lookup is None:  # one process: no one else to ask about
+            await layer.group_send(group, event)
+            return
+        now = time.monotonic()
+        if self._remote_members is None or now - self._looked_up_at >= AUDIENCE_TTL:
+            self._remote_members = await lookup(group)
+            self._looked_up_at = now
+        await layer.group_send(group, event, remote_members=self._remote_members)
 
 
 def frame_event(frame: Frame) -> dict[str, str]:

@@ -3,11 +3,14 @@ restarts while a reply streams, the sockets stay open, the reply is saved, and t
 pages get what they missed once Redis is back."""
 
 import asyncio
+import json
 import time
 
 import pytest
 from channels.db import database_sync_to_async
 
+from conversations import relay
+from conversations.layers import ProcessFirstRedisChannelLayer
 from conversations.minimax.events import Finish, TextDelta
 from conversations.models import Message
 from tests.browser.servers import Process, answers_ping, free_port, redis_available
@@ -73,6 +76,12 @@ def redis(tmp_path, settings):
     server.stop()
 
 
+async def page_frame(layer, channel: str) -> dict:
+    """Return the next frame a page's channel gets (5 s at most)."""
+    event = await asyncio.wait_for(layer.receive(channel), 5)
+    return json.loads(event["text"])
+
+
 async def frames_until(socket, done) -> list[dict]:
     """Return the frames received until done(frame) is true (15 s at most)."""
     received = []
@@ -104,6 +113,43 @@ async def test_a_reply_in_chinese_and_emoji_reaches_every_page_through_redis(
         deltas = [f for f in received if f["type"] == "reply.delta"]
         assert "".join(f["text"] for f in deltas) == "".join(pieces)
         assert received[-1]["message"]["content"] == "".join(pieces)
+
+
+async def test_a_page_of_another_process_gets_every_delta_after_its_snapshot(
+    redis, channel_layer, open_socket, user, conversation, fake_minimax, monkeypatch
+):
+    # The reply keeps what it found out about other processes' pages for longer
+    # than the test: only the page's snapshot request can tell it of the newcomer.
+    monkeypatch.setattr(relay, "AUDIENCE_TTL", 60.0)
+    gate = asyncio.Event()
+    fake_minimax.enqueue(
+        [TextDelta("before "), gate, TextDelta("after"), Finish("stop")]
+    )
+    writer = await open_socket(user, conversation.pk)
+    await writer.send_json_to({"type": "message.send", "content": "go"})
+    # A delta went out, while no other process had the conversation open.
+    await frames_until(writer, lambda f: f["type"] == "reply.delta")
+
+    # The page opens in a second process (a layer of its own on the same Redis),
+    # joins, and asks for the reply so far, as consumers.join does.
+    there = ProcessFirstRedisChannelLayer(hosts=[f"redis://127.0.0.1:{redis.port}/0"])
+    page = await there.new_channel()
+    await there.group_add(relay.group_name(conversation.pk), page)
+    await there.group_send(
+        relay.control_group_name(conversation.pk),
+        {"type": "reply.sync", "reply_channel": page},
+    )
+    received = [await page_frame(there, page)]
+    assert received[0]["type"] == "reply.snapshot"
+    assert received[0]["message"]["content"] == "before "
+    gate.set()
+    while received[-1]["type"] != "reply.done":
+        received.append(await page_frame(there, page))
+    await there.close_pools()
+
+    deltas = [f for f in received if f["type"] == "reply.delta"]
+    assert [(f["text_offset"], f["text"]) for f in deltas] == [(7, "after")]
+    assert received[-1]["message"]["content"] == "before after"
 
 
 async def test_a_redis_restart_mid_reply_keeps_the_sockets_and_the_reply(

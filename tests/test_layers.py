@@ -1,10 +1,12 @@
 """The channel layers (conversations/layers.py): one process's, and Redis's."""
 
 import asyncio
+import json
 
 import pytest
 import redis
 
+from conversations import relay
 from conversations.layers import LocalChannelLayer, ProcessFirstRedisChannelLayer
 from tests.browser.servers import redis_available, start_redis
 
@@ -128,6 +130,36 @@ async def test_a_group_send_reaches_members_in_both_processes_in_order(redis_url
     assert [m.get("n", "snapshot") for m in received] == [*range(20), "snapshot", 20]
     # ... and the other process's through it, in the same order.
     assert [(await take(there, theirs))["n"] for _ in range(21)] == list(range(21))
+    await here.close_pools()
+    await there.close_pools()
+
+
+async def test_a_reply_asks_redis_who_watches_once_not_on_every_delta(
+    redis_url, monkeypatch
+):
+    here, there = (ProcessFirstRedisChannelLayer(hosts=[redis_url]) for _ in "ab")
+    theirs = await there.new_channel()
+    await there.group_add(relay.group_name(1), theirs)
+    monkeypatch.setattr(relay, "get_channel_layer", lambda: here)
+    lookups = []
+    look_up = here.has_remote_members
+
+    async def counted(group):
+        lookups.append(group)
+        return await look_up(group)
+
+    monkeypatch.setattr(here, "has_remote_members", counted)
+    audience = relay.Audience(1)
+
+    for n in range(10):
+        await audience.broadcast({"type": "reply.delta", "n": n})
+    assert len(lookups) == 1
+    audience.changed()  # a page joined
+    await audience.broadcast({"type": "reply.delta", "n": 10})
+    assert len(lookups) == 2
+    # The other process's page got every one.
+    frames = [json.loads((await take(there, theirs))["text"]) for _ in range(11)]
+    assert [frame["n"] for frame in frames] == list(range(11))
     await here.close_pools()
     await there.close_pools()
 

@@ -38,6 +38,7 @@ from conversations import frames, list_relay, titles, upstream
 from conversations.minimax.errors import MiniMaxError
 from conversations.models import Conversation, Message
 from conversations.relay import (
+    Audience,
     Outbox,
     broadcast,
     control_group_name,
@@ -350,6 +351,7 @@ class Reply:
         self.state = ReplyState(json_schema, max_chars=settings.CHAT_REPLY_MAX_CHARS)
         self.max_seconds = settings.CHAT_REPLY_MAX_SECONDS
         self.layer = get_channel_layer()
+        self.audience = Audience(self.conversation_id)
         self.channel = ""
         # The row was deleted under the reply: nothing to save, nobody to tell.
         self.gone = False
@@ -452,7 +454,7 @@ class Reply:
             reasoning=delta.reasoning,
             reasoning_offset=delta.reasoning_offset,
         ):
-            await broadcast(self.conversation_id, frame)
+            await self.audience.broadcast(frame)
 
     async def _save_checkpoints(self) -> None:
         last_saved = time.monotonic()
@@ -502,6 +504,7 @@ class Reply:
                     return
                 await asyncio.sleep(0.5)
                 await self._join_control_group()
+                self.audience.changed()
                 continue
             if event.get("type") == "reply.stop":
                 # Only a stream still running is stopped: one that already had its
@@ -509,6 +512,9 @@ class Reply:
                 if self._cancel_stream():
                     self.state.stop()
             elif event.get("type") == "reply.sync":
+                # Maybe a page of another process: the deltas after its snapshot
+                # must reach it.
+                self.audience.changed()
                 await self._send_snapshot(event.get("reply_channel"))
             elif event.get("type") == "reply.end":
                 return
