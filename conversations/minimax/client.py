@@ -56,6 +56,7 @@ from .events import (
     ToolCallDelta,
     Usage,
 )
+from .network import HTTPTransport
 from .redact import redact
 from .sse import SSEDecoder, SSETooLarge
 from .tool_calls import ToolCallAssembler
@@ -125,9 +126,10 @@ class MiniMaxClient:
         self.timeouts = timeouts
         self.max_retries = max_retries
         self._api_key = api_key
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
-            transport=transport,
+            transport=transport or HTTPTransport(limits=limits),
             headers={"Authorization": f"Bearer {api_key}"},
             # Reads are bounded by our own first-token and idle timers instead.
             timeout=httpx.Timeout(
@@ -136,7 +138,7 @@ class MiniMaxClient:
                 write=max(timeouts.connect, 30.0),
                 pool=timeouts.connect,
             ),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=limits,  # for proxies' transports (trust_env); ours has them
         )
 
     def __repr__(self) -> str:
