@@ -108,6 +108,12 @@ def test_a_short_key_is_masked_whole_only():
     assert redact("key abc12 and abc1", "abc12") == "key *** and abc1"
 
 
+@pytest.mark.parametrize("key", ["k", "ab"])
+def test_a_key_of_a_character_or_two_is_masked_not_a_crash(key):
+    # Such a key has no base64 characters of its own (an empty form).
+    assert redact(f"sent {key}!", key) == "sent ***!"
+
+
 def chat() -> ChatRequest:
     return ChatRequest(model="abab6.5s-chat", messages=[ChatMessage("user", "Hi")])
 

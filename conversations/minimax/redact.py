@@ -69,7 +69,8 @@ def _spans(text: str, key: str) -> list[bool]:
     """Return, per character of `text`, whether it belongs to an echo of the key."""
     lowered = _lowered(text)
     masked = [False] * len(text)
-    for form in _forms(key):
+    # A key of a byte or two has no base64 characters of its own: an empty form.
+    for form in filter(None, _forms(key)):
         size = min(MIN_FRAGMENT, len(form))
         windows = {form[i : i + size] for i in range(len(form) - size + 1)}
         first_chars = {window[0] for window in windows}
