@@ -197,3 +197,73 @@ async def test_a_slow_server_trips_the_read_timeout(serve):
     async with client(timeout=httpx.Timeout(5, read=0.1)) as http:
         with pytest.raises(httpx.ReadTimeout):
             await http.get(url)
+
+
+async def test_an_idle_connection_is_reused_while_many_streams_are_open(serve):
+    connections = 0
+    release = asyncio.Event()
+
+    async def handler(reader, writer):
+        nonlocal connections
+        connections += 1
+        while True:
+            try:
+                head = await read_request(reader)
+            except asyncio.IncompleteReadError:
+                break
+            if b"/long" in head:
+                writer.write(STREAM_HEAD + chunked(b"data: hi\n\n")[0])
+                await writer.drain()
+                await release.wait()
+                writer.write(chunked()[-1])
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    url = await serve(handler)
+    limits = httpx.Limits(max_connections=20, max_keepalive_connections=2)
+    transport = network.HTTPTransport(limits=limits)
+    async with httpx.AsyncClient(transport=transport) as http:
+        long = http.build_request("GET", f"{url}/long")
+        streams = [await http.send(long, stream=True) for _ in range(6)]
+        # More connections open than the keep-alive limit, but one of them idle:
+        # the short requests one after another take turns on it.
+        for _ in range(5):
+            assert (await http.get(f"{url}/short")).text == "ok"
+        release.set()
+        for stream in streams:
+            await stream.aread()
+            await stream.aclose()
+    assert connections == 6 + 1
+
+
+async def test_requests_past_the_connection_limit_wait_their_turn(serve):
+    open_now = most_open = served = 0
+
+    async def handler(reader, writer):
+        nonlocal open_now, most_open, served
+        open_now += 1
+        most_open = max(most_open, open_now)
+        try:
+            while True:
+                try:
+                    await read_request(reader)
+                except asyncio.IncompleteReadError:
+                    break
+                await asyncio.sleep(0.02)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+                served += 1
+        finally:
+            open_now -= 1
+            writer.close()
+
+    url = await serve(handler)
+    limits = httpx.Limits(max_connections=3, max_keepalive_connections=3)
+    transport = network.HTTPTransport(limits=limits)
+    async with httpx.AsyncClient(transport=transport) as http:
+        answers = await asyncio.gather(*(http.get(url) for _ in range(12)))
+    assert [answer.text for answer in answers] == ["ok"] * 12
+    assert served == 12
+    assert most_open == 3

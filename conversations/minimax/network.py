@@ -41,13 +41,70 @@ class HTTPTransport(httpx.AsyncHTTPTransport):
         super().__init__(limits=limits)
         # Written against httpx 0.28 (pinned), whose transport sends through
         # `_pool`: the same pool it builds, with our backend.
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=AsyncioBackend(),
         )
+
+
+class ConnectionPool(httpcore.AsyncConnectionPool):
+    """httpcore's pool, with its bookkeeping linear in the connections.
+
+    The pool sorts its connections out each time a request comes or goes.
+    httpcore 1.0.9 counts the whole pool again for every idle connection and
+    scans it again for every waiting request: with 50 streams open, ~2 ms of CPU
+    a request, most of a reply's start (docs/performance.md). And it counts every
+    connection where it means the idle ones, so with more than
+    max_keepalive_connections open it closed idle connections instead of
+    reusing them (encode/httpcore#1035, not released). Here one pass drops
+    closed and expired connections and the idle ones past the limit, oldest
+    first, as before; and a connection handed to a waiting request is neither
+    handed to another nor closed under it (encode/httpcore#1110). HTTP/1.1, as
+    the client speaks it.
+    """
+
+    def _assign_requests_to_connections(self) -> list[Any]:
+        closing: list[Any] = []
+        reserved = {id(r.connection) for r in self._requests if r.connection}
+        kept = []
+        for connection in self._connections:
+            if connection.is_closed():
+                continue
+            if id(connection) not in reserved and connection.has_expired():
+                closing.append(connection)
+                continue
+            kept.append(connection)
+        idle = [c for c in kept if id(c) not in reserved and c.is_idle()]
+        limit = self._max_keepalive_connections
+        surplus = {id(c) for c in idle[: max(0, len(idle) - limit)]}
+        if surplus:
+            closing += [c for c in kept if id(c) in surplus]
+            kept = [c for c in kept if id(c) not in surplus]
+            idle = [c for c in idle if id(c) not in surplus]
+        self._connections = kept
+
+        for pool_request in [r for r in self._requests if r.is_queued()]:
+            origin = pool_request.request.url.origin
+            reusable = next((c for c in idle if c.can_handle_request(origin)), None)
+            if reusable is not None:
+                idle.remove(reusable)
+                connection = reusable
+            elif len(self._connections) < self._max_connections:
+                connection = self.create_connection(origin)
+                self._connections.append(connection)
+            elif idle:  # full: an idle connection to another origin makes room
+                other = idle.pop(0)
+                self._connections.remove(other)
+                closing.append(other)
+                connection = self.create_connection(origin)
+                self._connections.append(connection)
+            else:
+                break  # every connection is busy: the rest wait for one
+            pool_request.assign_to_connection(connection)
+        return closing
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
