@@ -126,7 +126,9 @@ class MiniMaxClient:
         self.timeouts = timeouts
         self.max_retries = max_retries
         self._api_key = api_key
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        # Every connection may stay open between replies: a new one to MiniMax is a
+        # TLS handshake before the first token.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport or HTTPTransport(limits=limits),
