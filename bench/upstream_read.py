@@ -50,13 +50,13 @@ def make_client(kind: str, url: str):
     return MiniMaxClient(api_key=key, base_url=url, transport=transport)
 
 
-async def stream_one(client, n: int) -> int:
+async def stream_one(client, n: int, pieces: int) -> int:
     from conversations.minimax.events import TextDelta
     from conversations.minimax.types import ChatMessage, ChatRequest
 
     request = ChatRequest(
         model="MiniMax-Text-01",
-        messages=[ChatMessage(role="user", content=f"bench-key:r{n} go")],
+        messages=[ChatMessage(role="user", content=f"bench-key:r{n} pieces:{pieces}")],
     )
     pieces = 0
     async for event in client.stream(request):
@@ -64,25 +64,29 @@ async def stream_one(client, n: int) -> int:
     return pieces
 
 
-async def timed_round(kind: str, url: str, streams: int) -> tuple[float, float]:
+async def timed_round(
+    kind: str, url: str, streams: int, pieces: int
+) -> tuple[float, float]:
     """Return (CPU µs per piece, wall seconds) of one round of `streams` at once."""
     client = make_client(kind, url)
+    replies = [stream_one(client, n, pieces) for n in range(streams)]
     try:
-        await asyncio.gather(*(stream_one(client, n) for n in range(streams)))
+        await asyncio.gather(*replies)
         cpu, wall = time.process_time(), time.monotonic()
-        counts = await asyncio.gather(*(stream_one(client, n) for n in range(streams)))
+        replies = [stream_one(client, n, pieces) for n in range(streams)]
+        counts = await asyncio.gather(*replies)
         cpu, wall = time.process_time() - cpu, time.monotonic() - wall
     finally:
         await client.aclose()
     return cpu / sum(counts) * 1e6, wall
 
 
-async def run(url: str, streams: int, rounds: int) -> None:
+async def run(url: str, streams: int, rounds: int, pieces: int) -> None:
     figures: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for number in range(rounds):
         order = KINDS if number % 2 == 0 else KINDS[::-1]
         for kind in order:
-            per_piece, wall = await timed_round(kind, url, streams)
+            per_piece, wall = await timed_round(kind, url, streams, pieces)
             figures[kind].append(per_piece)
             print(f"  round {number + 1} {kind:5}: {per_piece:6.1f} µs/piece", end="")
             print(f", {wall:.2f} s")
@@ -98,12 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument(
+        "--pieces",
+        type=int,
+        default=200,
+        help="pieces per reply; 1 measures what a request costs (default 200)",
+    )
     args = parser.parse_args(argv)
     django_setup()
     with tempfile.TemporaryDirectory() as logs, Processes(Path(logs)) as processes:
         _upstream, url = processes.start_upstream(pieces=200, gap_ms=10)
-        print(f"{args.streams} streams at once, 200 pieces 10 ms apart, {url}")
-        asyncio.run(run(url, args.streams, args.rounds))
+        print(f"{args.streams} streams at once, {args.pieces} pieces 10 ms apart")
+        asyncio.run(run(url, args.streams, args.rounds, args.pieces))
     return 0
 
 
