@@ -86,20 +86,22 @@ async def send_frame(channel: str, frame: Frame) -> bool:
 class Audience:
     """Who watches a running reply's deltas: a reply's own `broadcast`.
 
-    With several processes, whether a page of another process has the
-    conversation open costs a Redis round trip (~135 us of CPU) on every send.
-    A reply sends ~50 deltas a second, so it asks on its first and keeps the
-    answer. A page that opens the conversation later asks the reply for a
-    snapshot (reply.sync, consumers.py), and the reply calls `changed()` before
-    answering: the deltas after that snapshot reach the newcomer. The answer is
-    renewed every AUDIENCE_TTL besides, in case such a request went missing.
-    Frames other than deltas (reply.done above all) go through `broadcast`,
-    which always looks.
+    With several processes, finding the other processes' pages of a conversation
+    costs a Redis round trip (~135 us of CPU) on every send. A reply sends ~50
+    deltas a second, so it asks on its first and keeps the answer (the channels,
+    so a delta for them is one more round trip, not three). A page that opens the
+    conversation later asks the reply for a snapshot (reply.sync, consumers.py),
+    and the reply calls `changed()` before answering: the deltas after that
+    snapshot reach the newcomer. The answer is renewed every AUDIENCE_TTL besides,
+    in case such a request went missing, and so that a page that left is left out
+    (until then its process keeps what comes for it until the layer's expiry, as
+    for any closed channel). Frames other than deltas
+    (reply.done above all) go through `broadcast`, which always looks.
     """
 
     def __init__(self, conversation_id: int) -> None:
         self.conversation_id = conversation_id
-        self._remote_members: bool | None = None
+        self._remote_members: list[str] | None = None
         self._looked_up_at = 0.0
 
     def changed(self) -> None:
@@ -113,7 +115,7 @@ class Audience:
 
     async def _group_send(self, layer: Any, event: dict[str, str]) -> None:
         group = group_name(self.conversation_id)
-        lookup = getattr(layer, "has_remote_members", None)
+        lookup = getattr(layer, "remote_members", None)
         if lookup is None:  # one process: no one else to ask about
             await layer.group_send(group, event)
             return

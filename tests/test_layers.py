@@ -134,6 +134,22 @@ async def test_a_group_send_reaches_members_in_both_processes_in_order(redis_url
     await there.close_pools()
 
 
+async def test_a_full_inbox_in_another_process_misses_the_message(redis_url):
+    here = ProcessFirstRedisChannelLayer(hosts=[redis_url], capacity=2)
+    there = ProcessFirstRedisChannelLayer(hosts=[redis_url])
+    theirs = await there.new_channel()
+    await there.group_add("conversation-1", theirs)
+
+    for n in range(3):
+        await here.group_send("conversation-1", {"type": "frame", "n": n})
+
+    # Nobody in that process received yet: two wait in Redis, the third was refused.
+    assert await inbox_size(there) == 2
+    assert [(await take(there, theirs))["n"] for _ in range(2)] == [0, 1]
+    await here.close_pools()
+    await there.close_pools()
+
+
 async def test_a_reply_asks_redis_who_watches_once_not_on_every_delta(
     redis_url, monkeypatch
 ):
@@ -142,13 +158,13 @@ async def test_a_reply_asks_redis_who_watches_once_not_on_every_delta(
     await there.group_add(relay.group_name(1), theirs)
     monkeypatch.setattr(relay, "get_channel_layer", lambda: here)
     lookups = []
-    look_up = here.has_remote_members
+    look_up = here.remote_members
 
     async def counted(group):
         lookups.append(group)
         return await look_up(group)
 
-    monkeypatch.setattr(here, "has_remote_members", counted)
+    monkeypatch.setattr(here, "remote_members", counted)
     audience = relay.Audience(1)
 
     for n in range(10):
