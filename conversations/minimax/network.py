@@ -205,23 +205,22 @@ class _Connection(asyncio.Protocol):
 
     async def data(self) -> None:
         """Return once something is buffered or the connection has ended."""
-        if self.buffer or self.ended:
-            return
-        self._data_waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self._data_waiter
-        finally:
-            self._data_waiter = None
+        if not (self.buffer or self.ended):
+            await self._wait("_data_waiter")
 
     async def drained(self) -> None:
         """Return once the transport takes writes again (or the connection ended)."""
-        if not self.writing_paused or self.ended:
-            return
-        self._drain_waiter = asyncio.get_running_loop().create_future()
+        if self.writing_paused and not self.ended:
+            await self._wait("_drain_waiter")
+
+    async def _wait(self, slot: str) -> None:
+        """Wait until the future put in `slot` (woken by _wake) is done."""
+        waiter = asyncio.get_running_loop().create_future()
+        setattr(self, slot, waiter)
         try:
-            await self._drain_waiter
+            await waiter
         finally:
-            self._drain_waiter = None
+            setattr(self, slot, None)
 
     def take(self, max_bytes: int) -> bytes:
         if len(self.buffer) <= max_bytes:
@@ -237,12 +236,15 @@ class _Connection(asyncio.Protocol):
         return data
 
     def _wake_reader(self) -> None:
-        if self._data_waiter is not None and not self._data_waiter.done():
-            self._data_waiter.set_result(None)
+        _wake(self._data_waiter)
 
     def _wake_writer(self) -> None:
-        if self._drain_waiter is not None and not self._drain_waiter.done():
-            self._drain_waiter.set_result(None)
+        _wake(self._drain_waiter)
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
