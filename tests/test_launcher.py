@@ -172,7 +172,10 @@ def test_two_processes_share_a_local_redis_and_stop_together(site_env, tmp_path)
             what="the dead daphne replaced",
         )
         wait_for(lambda: answers(url + "/login/"), what="the site answers again")
-        assert b"restarting it" in log_path.read_bytes()
+        # The launcher may write its line after the new process is up.
+        wait_for(
+            lambda: b"restarting it" in log_path.read_bytes(), what="the restart logged"
+        )
 
         # Ctrl-C: every process it started ends, and so does the launcher.
         everyone = children_of(popen.pid)
