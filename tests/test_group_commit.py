@@ -11,6 +11,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from conversations import limits, relay, services
 from conversations.group_commit import GroupCommit
@@ -128,14 +129,17 @@ def test_sends_stored_together_cost_a_few_queries_and_each_gets_its_rows(
     with CaptureQueriesContext(connection) as captured:
         results = services.do_store_sends(relay.Outbox(), sends)
 
-    # Lock, streaming replies, messages, two INSERTs: the same as for one send.
+    # Lock, streaming replies, messages, two INSERTs, the titles: the same
+    # statements as for one send.
+    # (Django records the titles' executemany as "10 times: UPDATE ...".)
     written = [
-        query["sql"].split()[0]
+        query["sql"].removeprefix(f"{len(conversations)} times: ").split()[0]
         for query in captured.captured_queries
         if query["sql"].split()[0] not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
     ]
     assert written.count("INSERT") == 2
-    assert len(written) <= 5 + len(conversations)  # + the titles of new chats
+    assert written.count("UPDATE") == 1
+    assert len(written) <= 6
     for n, (conversation, stored) in enumerate(
         zip(conversations, results, strict=True)
     ):
@@ -149,6 +153,35 @@ def test_sends_stored_together_cost_a_few_queries_and_each_gets_its_rows(
         assert stored.request.messages[-1].content == f"question {n}"
         conversation.refresh_from_db()
         assert conversation.title == f"question {n}"
+
+
+def test_a_batch_moves_up_the_list_only_the_chats_idle_for_a_while(user):
+    titled, idle, fresh = make_conversations(user, 3)
+    long_ago = timezone.now() - services.TOUCH_INTERVAL * 2
+    Conversation.objects.filter(pk__in=[idle.pk, fresh.pk]).update(
+        title="Kept title", updated_at=long_ago
+    )
+    Conversation.objects.filter(pk=fresh.pk).update(updated_at=timezone.now())
+    fresh.refresh_from_db()
+    before = timezone.now()
+
+    services.do_store_sends(
+        relay.Outbox(),
+        [services.Send(c.pk, f"to {c.pk}") for c in (titled, idle, fresh)],
+    )
+
+    titled.refresh_from_db()
+    idle_after = Conversation.objects.get(pk=idle.pk)
+    fresh_after = Conversation.objects.get(pk=fresh.pk)
+    assert titled.title == f"to {titled.pk}"
+    assert titled.updated_at >= before
+    # A title of its own is kept; a chat idle for longer than TOUCH_INTERVAL
+    # moves to the top; one in use is not rewritten on every message.
+    assert idle_after.title == "Kept title"
+    assert idle_after.updated_at >= before
+    assert fresh_after.updated_at == fresh.updated_at
+    newest_first = list(Conversation.objects.filter(owner=user).order_by("-updated_at"))
+    assert newest_first[-1] == fresh_after
 
 
 def test_a_second_send_to_one_conversation_in_a_batch_finds_it_busy(user):
