@@ -80,6 +80,7 @@ class ReplySeen:
     have: str = ""
     have_units: int = 0
     first_text_at: float | None = None
+    last_text_at: float | None = None
     done_at: float | None = None
     done_message: dict[str, Any] | None = None
     frames: int = 0
@@ -116,6 +117,7 @@ class ReplySeen:
             return
         if self.first_text_at is None:
             self.first_text_at = now
+        self.last_text_at = now
         if offset > self.have_units:
             self.gaps += 1  # a frame was lost: a page would ask for a snapshot
             self._append(text)
@@ -485,6 +487,14 @@ def summarize_round(clients: list[Client], **round_) -> dict:
         ),
         "lateness_ms": dist(lateness),
         "total_s": dist([reply.total_s for reply in done]),
+        # What the end costs: the final save, then reply.done.
+        "done_after_text_ms": dist(
+            [
+                (reply.done_at - reply.last_text_at) * 1000
+                for reply in done
+                if reply.last_text_at is not None
+            ]
+        ),
         "frames_per_reply": dist([reply.frames for reply in done]),
         "deltas_per_reply": dist([reply.deltas for reply in done]),
         "wire_bytes_per_reply": dist(wire),
@@ -861,7 +871,9 @@ def format_round(r: dict, args: argparse.Namespace) -> str:
         (
             "whole reply p50/p95 (s)",
             f"site {r['total_s']['p50'] or 0:.3f}/{r['total_s']['p95'] or 0:.3f}, "
-            f"direct {direct['total_s']['p50'] or 0:.3f}",
+            f"direct {direct['total_s']['p50'] or 0:.3f}; reply.done after the "
+            f"last text {ms(r['done_after_text_ms']['p50'])}/"
+            f"{ms(r['done_after_text_ms']['p95'])} ms",
         ),
         (
             "daphne CPU per piece",
