@@ -356,7 +356,7 @@ class Reply:
         # The row was deleted under the reply: nothing to save, nobody to tell.
         self.gone = False
         self._unsent = asyncio.Event()
-        self._closing = False
+        self._closing = asyncio.Event()
         self._stream_task: asyncio.Task[None] | None = None
 
     async def subscribe(self) -> None:
@@ -428,14 +428,20 @@ class Reply:
 
     async def _relay_frames(self) -> None:
         """Send what arrived, at once if the last frame went out FRAME_INTERVAL ago
-        or more, else when that much time has passed."""
+        or more, else when that much time has passed; stop once the reply ends
+        (_end sends the rest)."""
         loop = asyncio.get_running_loop()
         last_sent = -FRAME_INTERVAL
-        while not self._closing:
+        while not self._closing.is_set():
             await self._unsent.wait()
             wait = last_sent + FRAME_INTERVAL - loop.time()
             if wait > 0:
-                await asyncio.sleep(wait)
+                # Cut short by the end: reply.done must not wait out the interval.
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._closing.wait()
+                if self._closing.is_set():
+                    return
             self._unsent.clear()
             last_sent = loop.time()
             await self._send_delta()
@@ -500,7 +506,7 @@ class Reply:
                 logger.warning(
                     "Reply %s: receive failed", self.message.pk, exc_info=True
                 )
-                if self._closing:
+                if self._closing.is_set():
                     return
                 await asyncio.sleep(0.5)
                 await self._join_control_group()
@@ -533,9 +539,9 @@ class Reply:
     async def _end(self, helpers: list[asyncio.Task[None]]) -> None:
         _relay, checkpoints, _listener = helpers
         checkpoints.cancel()
-        # The relay finishes the frame it is on; the rest goes out below, so the
-        # last delta precedes reply.done.
-        self._closing = True
+        # The relay finishes the frame it is on, or stops waiting for the next;
+        # the rest goes out below, so the last delta precedes reply.done.
+        self._closing.set()
         self._unsent.set()
         # The listener is told to return rather than cancelled: cancelling a
         # channel-layer receive() can leave channels_redis's receive lock held.
