@@ -5,11 +5,15 @@ import sys
 
 from django.core.asgi import get_asgi_application
 
+from chatsite import eager_write
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 # The event loop and the one database thread take turns on the GIL: a thread
 # that wants it back waits up to this long for the other to let go (CPython's
 # default is 5 ms, which queued every send's queries behind the streams).
 sys.setswitchinterval(0.0005)
+# Daphne serves over Twisted: websocket frames go to the socket at once.
+eager_write.install()
 # Set up Django (apps, models) before importing anything that uses the ORM.
 django_asgi_app = get_asgi_application()
 
