@@ -40,7 +40,12 @@ def _idle(connection: tcp.Connection) -> bool:
         connection.connected
         and not connection.disconnecting
         and not connection._writeDisconnected
-        and connection.producer is None
+        # Twisted's HTTP channel stays registered as a streaming producer: one
+        # not paused means the buffer is empty. A pull producer is left alone.
+        and (
+            connection.producer is None
+            or (connection.streamingProducer and not connection.producerPaused)
+        )
         and not connection._tempDataLen
         and connection.offset == len(connection.dataBuffer)
     )

@@ -5,6 +5,8 @@ import socket
 
 import pytest
 from twisted.internet import tcp
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
 
 from chatsite import eager_write
 
@@ -60,6 +62,52 @@ def test_a_frame_to_an_idle_socket_is_sent_without_the_reactor(pair):
 
     assert read_available(peer) == b"\x81\x05hello"
     assert reactor.writers == set()
+
+
+@implementer(IPushProducer)
+class Channel:
+    """A streaming producer, as Twisted's HTTP channel registers on its socket."""
+
+    def __init__(self) -> None:
+        self.paused = False
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+
+    def stopProducing(self) -> None:
+        pass
+
+
+def test_a_websocket_upgraded_from_http_is_written_at_once_too(pair):
+    connection, peer, reactor = pair
+    connection.registerProducer(Channel(), True)
+
+    connection.write(b"frame")
+
+    assert read_available(peer) == b"frame"
+    assert reactor.writers == set()
+
+
+def test_a_paused_producer_waits_for_the_buffer_to_drain(pair):
+    connection, peer, reactor = pair
+    channel = Channel()
+    connection.registerProducer(channel, True)
+    big = b"x" * (4 * connection.bufferSize)
+
+    connection.write(big)
+    connection.write(b"tail")
+
+    # Paused by the buffered path, as Twisted does; resumed once it drains.
+    assert channel.paused
+    received = [read_available(peer)]
+    while reactor.writers:
+        connection.doWrite()
+        received.append(read_available(peer))
+    assert b"".join(received) == big + b"tail"
+    assert not channel.paused
 
 
 def test_what_a_full_socket_does_not_take_is_sent_later_in_order(pair):
