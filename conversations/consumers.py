@@ -29,7 +29,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
-from conversations import frames, limits, services
+from conversations import closing, frames, limits, services
 from conversations.models import Conversation
 from conversations.relay import FRAME_EVENT, group_name
 from conversations.replies import runner
@@ -65,7 +65,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 self.channel_layer.receive, self.channel_name
             )
             sources.append(self.channel_receive)
-        self.base_send = send
+        self.base_send = closing.unless_closed(send)
         with suppress(StopConsumer):
             await dispatch_in_order(sources, self.dispatch)
 

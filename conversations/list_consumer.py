@@ -17,7 +17,7 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from conversations import frames
+from conversations import closing, frames
 from conversations.list_relay import user_group_name
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 class ConversationListConsumer(AsyncJsonWebsocketConsumer):
     group_name = ""
+
+    async def __call__(self, scope, receive, send) -> None:
+        await super().__call__(scope, receive, closing.unless_closed(send))
 
     async def connect(self) -> None:
         user = self.scope.get("user")
