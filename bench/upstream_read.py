@@ -58,10 +58,10 @@ async def stream_one(client, n: int, pieces: int) -> int:
         model="MiniMax-Text-01",
         messages=[ChatMessage(role="user", content=f"bench-key:r{n} pieces:{pieces}")],
     )
-    pieces = 0
+    received = 0
     async for event in client.stream(request):
-        pieces += isinstance(event, TextDelta)
-    return pieces
+        received += isinstance(event, TextDelta)
+    return received
 
 
 async def timed_round(
