@@ -20,7 +20,10 @@ also carries the request's key, `[KEY]`: the key is the `bench-key:KEY` word of 
 last user message, so the bench can match each reply with the text sent for it.
 `pieces:N` in that message asks for N pieces instead of --pieces (warm-up replies).
 With --unicode the filler mixes Chinese and an emoji (a UTF-16 surrogate pair), so
-offsets in UTF-16 units are exercised; the default filler is ASCII.
+offsets in UTF-16 units are exercised; the default filler is ASCII. Both repeat a
+short cycle, which compresses far better than a model's prose: --filler-file takes
+the filler from a text instead (e.g. docs/performance.md), each piece going on
+where the one before stopped, to measure what permessage-deflate saves.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class Pace:
     gap: float = 0.010
     piece_chars: int = 24
     unicode: bool = False
+    # A text to stream from instead of the short cycles above ("" for none).
+    prose: str = ""
 
 
 @dataclass
@@ -71,8 +76,11 @@ class Upstream:
         self.active = 0
 
     def filler(self, seq: int, length: int) -> str:
-        fill = UNICODE_FILL if self.pace.unicode else ASCII_FILL
-        start = seq % len(fill)
+        if self.pace.prose:
+            fill, start = self.pace.prose, seq * length % len(self.pace.prose)
+        else:
+            fill = UNICODE_FILL if self.pace.unicode else ASCII_FILL
+            start = seq % len(fill)
         text = (fill * (2 + length // len(fill)))[start : start + length]
         return text
 
@@ -288,8 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gap-ms", type=float, default=10.0)
     parser.add_argument("--piece-chars", type=int, default=24)
     parser.add_argument("--unicode", action="store_true")
+    parser.add_argument("--filler-file", help="stream this text (UTF-8) as filler")
     args = parser.parse_args(argv)
-    pace = Pace(args.pieces, args.gap_ms / 1000, args.piece_chars, args.unicode)
+    prose = ""
+    if args.filler_file:
+        with open(args.filler_file, encoding="utf-8") as text:
+            prose = text.read()
+    pace = Pace(args.pieces, args.gap_ms / 1000, args.piece_chars, args.unicode, prose)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port, pace))
     return 0

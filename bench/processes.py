@@ -154,13 +154,15 @@ class Processes:
     # --- the services -----------------------------------------------------------
 
     def start_upstream(
-        self, pieces: int, gap_ms: float, unicode: bool = False
+        self, pieces: int, gap_ms: float, unicode: bool = False, filler_file: str = ""
     ) -> tuple[Child, str]:
         port = free_port(UPSTREAM_PORTS)
         args = [sys.executable, "-m", "bench.fake_upstream", "--port", str(port)]
         args += ["--pieces", str(pieces), "--gap-ms", str(gap_ms)]
         if unicode:
             args.append("--unicode")
+        if filler_file:
+            args += ["--filler-file", filler_file]
         child = self.start("upstream", args, dict(os.environ))
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: answers_http(url + "/health"), "upstream", 20, child.alive)

@@ -166,6 +166,8 @@ class Site:
     logs: list[Path] = field(default_factory=list)
     cookies: dict[str, str] = field(default_factory=dict)
     database_url: str = ""
+    # Offer permessage-deflate on every socket, as a browser does.
+    deflate: bool = True
     _pg: Any = None
 
     def pg_sessions(self) -> int | None:
@@ -258,7 +260,11 @@ async def open_socket(site: Site, url: str, conversation_id: int) -> WebSocket:
     host, port = url.removeprefix("http://").split(":")
     headers = {"Origin": url, "Cookie": site.cookie_header()}
     return await WebSocket.connect(
-        host, int(port), f"/ws/conversations/{conversation_id}/", headers
+        host,
+        int(port),
+        f"/ws/conversations/{conversation_id}/",
+        headers,
+        deflate=site.deflate,
     )
 
 
@@ -777,7 +783,7 @@ def start_site(procs: Processes, args: argparse.Namespace, work: Path) -> Site:
     upstream_url = args.upstream
     if not upstream_url:
         _child, upstream_url = procs.start_upstream(
-            args.pieces, args.gap_ms, args.unicode
+            args.pieces, args.gap_ms, args.unicode, args.filler_file
         )
     redis_url = procs.start_redis() if args.redis else ""
     if args.postgres:
@@ -788,7 +794,14 @@ def start_site(procs: Processes, args: argparse.Namespace, work: Path) -> Site:
     if args.layer_options:
         env["BENCH_LAYER_OPTIONS"] = args.layer_options
     prepare_database(env)
-    site = Site([], [], upstream_url, counts_dir, database_url=database_url)
+    site = Site(
+        [],
+        [],
+        upstream_url,
+        counts_dir,
+        database_url=database_url,
+        deflate=not args.no_deflate,
+    )
     for number in range(args.processes):
         child, url = procs.start_daphne(f"daphne-{number}", env)
         site.urls.append(url)
@@ -967,6 +980,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="Chinese and emoji in the pieces (UTF-16 offsets)",
     )
+    parser.add_argument(
+        "--filler-file",
+        default="",
+        help="stream this text as the filler (it compresses as a reply does)",
+    )
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument(
         "--redis",
@@ -1014,6 +1032,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.0,
         metavar="SECONDS",
         help="only start the site, print its URLs, and hold",
+    )
+    parser.add_argument(
+        "--no-deflate",
+        action="store_true",
+        help="do not offer permessage-deflate (a browser offers it)",
     )
     parser.add_argument("--json-out", help="append the results as one JSON line")
     args = parser.parse_args(argv)

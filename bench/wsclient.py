@@ -2,9 +2,10 @@
 
 Hand-made rather than a library so that a thousand of them are cheap to hold in
 one process and every byte the server sends is counted (`wire_bytes`: frame headers
-included, the handshake not). Text frames only; no extensions are offered (daphne
-negotiates none with a browser either, see docs/performance.md), so the count is
-what a browser receives.
+included, the handshake not). Text frames only. Like a browser it offers
+`permessage-deflate` (RFC 7692) unless told not to, and counts the compressed bytes,
+so the count is what a browser receives; it never compresses what it sends, which
+the extension allows.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ import contextlib
 import json
 import os
 import struct
+import zlib
 from typing import Any
 
 TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
+RSV1 = 0x40  # set on the first frame of a compressed message
+DEFLATE_OFFER = "permessage-deflate; client_max_window_bits"
+# What RFC 7692 (7.2.2) has the sender strip from the end of every message.
+DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 
 class HandshakeRefused(Exception):
@@ -29,14 +35,30 @@ class Closed(Exception):
 
 
 class WebSocket:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        extensions: str = "",
+    ):
         self.reader = reader
         self.writer = writer
         self.wire_bytes = 0
+        # The extension the server accepted ("" for none), as its answer said.
+        self.extensions = extensions
+        self.deflated = "permessage-deflate" in extensions
+        self._fresh_context = "server_no_context_takeover" in extensions
+        # Made at the first compressed message: a 32 KiB window reads any server's.
+        self._inflater: Any = None
 
     @classmethod
     async def connect(
-        cls, host: str, port: int, path: str, headers: dict[str, str]
+        cls,
+        host: str,
+        port: int,
+        path: str,
+        headers: dict[str, str],
+        deflate: bool = True,
     ) -> WebSocket:
         reader, writer = await asyncio.open_connection(host, port)
         key = base64.b64encode(os.urandom(16)).decode()
@@ -49,6 +71,8 @@ class WebSocket:
             "Sec-WebSocket-Version: 13",
             *(f"{name}: {value}" for name, value in headers.items()),
         ]
+        if deflate:
+            lines.append(f"Sec-WebSocket-Extensions: {DEFLATE_OFFER}")
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -59,7 +83,7 @@ class WebSocket:
         if b" 101 " not in status + b" ":
             writer.close()
             raise HandshakeRefused(status.decode(errors="replace"))
-        return cls(reader, writer)
+        return cls(reader, writer, _header(head, b"sec-websocket-extensions"))
 
     async def send_json(self, value: dict[str, Any]) -> None:
         self._send_frame(TEXT, json.dumps(value).encode())
@@ -81,15 +105,16 @@ class WebSocket:
     async def receive_json(self) -> dict[str, Any]:
         """Return the next text frame as JSON; answer pings; raise Closed at the end."""
         while True:
-            opcode, payload = await self._read_frame()
+            opcode, compressed, payload = await self._read_frame()
             if opcode == TEXT:
-                return json.loads(payload)
+                return json.loads(self._inflate(payload) if compressed else payload)
             if opcode == PING:
                 self._send_frame(PONG, payload)
             elif opcode == CLOSE:
                 raise Closed(payload[:2].hex())
 
-    async def _read_frame(self) -> tuple[int, bytes]:
+    async def _read_frame(self) -> tuple[int, bool, bytes]:
+        """One frame: its opcode, whether it is compressed, and its payload."""
         try:
             first, second = await self.reader.readexactly(2)
             size = 2
@@ -110,7 +135,13 @@ class WebSocket:
         except (asyncio.IncompleteReadError, ConnectionError) as error:
             raise Closed(repr(error)) from None
         self.wire_bytes += size + length
-        return first & 0x0F, payload
+        # Daphne sends every message as one frame, so no continuation is read.
+        return first & 0x0F, bool(first & RSV1) and self.deflated, payload
+
+    def _inflate(self, payload: bytes) -> bytes:
+        if self._inflater is None or self._fresh_context:
+            self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._inflater.decompress(payload + DEFLATE_TAIL)
 
     async def close(self) -> None:
         """Close politely if the server still listens; never raise (best effort)."""
@@ -120,3 +151,11 @@ class WebSocket:
         self.writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.writer.wait_closed(), 2)
+
+
+def _header(head: bytes, name: bytes) -> str:
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip().decode()
+    return ""

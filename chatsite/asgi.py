@@ -5,7 +5,7 @@ import sys
 
 from django.core.asgi import get_asgi_application
 
-from chatsite import eager_write
+from chatsite import eager_write, ws_compression
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 # The event loop and the one database thread take turns on the GIL: a thread
@@ -14,6 +14,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 sys.setswitchinterval(0.0005)
 # Daphne serves over Twisted: websocket frames go to the socket at once.
 eager_write.install()
+# ...compressed when the browser offers permessage-deflate, as every browser does.
+ws_compression.install()
 # Set up Django (apps, models) before importing anything that uses the ORM.
 django_asgi_app = get_asgi_application()
 
