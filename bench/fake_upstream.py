@@ -81,7 +81,10 @@ class Upstream:
         else:
             fill = UNICODE_FILL if self.pace.unicode else ASCII_FILL
             start = seq % len(fill)
-        text = (fill * (2 + length // len(fill)))[start : start + length]
+        # Wrap around without repeating the fill: a --filler-file text is long.
+        text = fill[start : start + length]
+        while len(text) < length:
+            text += fill[: length - len(text)]
         return text
 
     def piece(self, seq: int, key: str) -> str:
