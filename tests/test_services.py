@@ -23,7 +23,7 @@ from conversations.minimax.events import (
     ToolCallDelta,
 )
 from conversations.models import Conversation, Message
-from conversations.replies import runner
+from conversations.replies import pacing, runner
 from conversations.signals import reply_finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -170,19 +170,18 @@ async def test_hundreds_of_deltas_make_few_frames_and_few_writes(
     saves = []
     count_writes(monkeypatch, saves)
     started = asyncio.get_running_loop().time()
+    # Read as a page does, while the reply streams: the layer holds 100 at most.
+    received = asyncio.create_task(frames_on(channel_layer, channel, wait=0.5))
     await services.send_message(conversation.pk, "Count to 400")
     await runner.wait_for_replies()
     elapsed = asyncio.get_running_loop().time() - started
 
-    deltas = [
-        frame
-        for frame in await frames_on(channel_layer, channel)
-        if frame["type"] == "reply.delta"
-    ]
+    deltas = [frame for frame in await received if frame["type"] == "reply.delta"]
     assert "".join(frame["text"] for frame in deltas) == "x" * 400
-    # At most one frame per FRAME_INTERVAL (plus the first and the last).
-    assert len(deltas) <= elapsed / runner.FRAME_INTERVAL + 2
-    assert len(deltas) < 400 / 3
+    # A frame carries at least two pieces, at most one per MIN_INTERVAL (plus
+    # the first and the last).
+    assert len(deltas) <= elapsed / pacing.MIN_INTERVAL + 2
+    assert len(deltas) <= 400 / 2 + 2
     offsets = [frame["text_offset"] for frame in deltas]
     assert offsets == sorted(offsets) and offsets[0] == 0
     # At most a checkpoint per CHECKPOINT_INTERVAL, then the final save.

@@ -45,6 +45,7 @@ from conversations.relay import (
     run_write,
     send_frame,
 )
+from conversations.replies.pacing import FramePacer
 from conversations.replies.state import ReplyState
 from conversations.signals import reply_finished
 
@@ -55,10 +56,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# At most one reply.delta frame per reply this often, so a piece waits at most
-# this long (20 ms: the relay's goal at p95). Text that arrives after a quiet
-# moment (the first token above all) goes out at once.
-FRAME_INTERVAL = 0.02
 # A checkpoint of the text so far at most this often while text arrives (a short
 # reply is saved once, at its end)...
 CHECKPOINT_INTERVAL = 2.5
@@ -355,7 +352,9 @@ class Reply:
         self.channel = ""
         # The row was deleted under the reply: nothing to save, nobody to tell.
         self.gone = False
+        # Set when the relay should look: a piece is waiting, a frame is due, the end.
         self._unsent = asyncio.Event()
+        self._pacer = FramePacer()
         self._closing = asyncio.Event()
         self._stream_task: asyncio.Task[None] | None = None
 
@@ -406,11 +405,12 @@ class Reply:
     async def _stream(self) -> None:
         """Apply MiniMax's events until the stream ends or a site cap is reached."""
         client = upstream.get_minimax_client()
+        loop = asyncio.get_running_loop()
         deadline = asyncio.timeout(self.max_seconds)
         try:
             async with deadline, aclosing(client.stream(self.request)) as events:
                 async for event in events:
-                    if self.state.apply(event):
+                    if self.state.apply(event) and self._pacer.arrived(loop.time()):
                         self._unsent.set()
                     if self.state.limit is not None:
                         # Leaving the loop closes the upstream response.
@@ -427,23 +427,26 @@ class Reply:
     # Relaying and checkpointing run beside the stream, each on its own clock.
 
     async def _relay_frames(self) -> None:
-        """Send what arrived, at once if the last frame went out FRAME_INTERVAL ago
-        or more, else when that much time has passed; stop once the reply ends
-        (_end sends the rest)."""
+        """Send what arrived when the pacer says; stop once the reply ends (_end
+        sends the rest)."""
         loop = asyncio.get_running_loop()
-        last_sent = -FRAME_INTERVAL
         while not self._closing.is_set():
             await self._unsent.wait()
-            wait = last_sent + FRAME_INTERVAL - loop.time()
-            if wait > 0:
-                # Cut short by the end: reply.done must not wait out the interval.
+            self._unsent.clear()
+            while (wait := self._pacer.due_in(loop.time())) and not (
+                self._closing.is_set()
+            ):
+                # Woken early by a piece that makes the frame due, or by the end:
+                # reply.done must not wait out the hold.
                 with suppress(TimeoutError):
                     async with asyncio.timeout(wait):
-                        await self._closing.wait()
-                if self._closing.is_set():
-                    return
-            self._unsent.clear()
-            last_sent = loop.time()
+                        await self._unsent.wait()
+                self._unsent.clear()
+            if self._closing.is_set():
+                return
+            if wait is None:
+                continue
+            self._pacer.sent(loop.time())
             await self._send_delta()
 
     async def _send_delta(self) -> None:
