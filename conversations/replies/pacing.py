@@ -26,16 +26,7 @@ MAX_INTERVAL = 0.02
 
 
 class FramePacer:
-    def __init__(
-        self,
-        *,
-        min_interval: float = MIN_INTERVAL,
-        max_hold: float = MAX_HOLD,
-        max_interval: float = MAX_INTERVAL,
-    ) -> None:
-        self.min_interval = min_interval
-        self.max_hold = max_hold
-        self.max_interval = max_interval
+    def __init__(self) -> None:
         self.waiting = 0
         self._oldest = 0.0
         self._last_sent: float | None = None
@@ -57,10 +48,10 @@ class FramePacer:
             return 0.0
         # Deadlines follow the pieces, not a clock, so a frame tends to go as
         # its second piece arrives rather than just before it.
-        due = self._oldest + self.max_hold
+        due = self._oldest + MAX_HOLD
         if self.waiting > 1:
-            due = min(due, self._last_sent + self.min_interval)
-        elif self._oldest - self._last_sent >= self.max_interval:
+            due = min(due, self._last_sent + MIN_INTERVAL)
+        elif self._oldest - self._last_sent >= MAX_INTERVAL:
             return 0.0  # the first piece after a quiet moment
         return max(0.0, due - now)
 

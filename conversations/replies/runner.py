@@ -353,7 +353,7 @@ class Reply:
         # The row was deleted under the reply: nothing to save, nobody to tell.
         self.gone = False
         # Set when the relay should look: a piece is waiting, a frame is due, the end.
-        self._unsent = asyncio.Event()
+        self._look = asyncio.Event()
         self._pacer = FramePacer()
         self._closing = asyncio.Event()
         self._stream_task: asyncio.Task[None] | None = None
@@ -411,7 +411,7 @@ class Reply:
             async with deadline, aclosing(client.stream(self.request)) as events:
                 async for event in events:
                     if self.state.apply(event) and self._pacer.arrived(loop.time()):
-                        self._unsent.set()
+                        self._look.set()
                     if self.state.limit is not None:
                         # Leaving the loop closes the upstream response.
                         return
@@ -431,23 +431,22 @@ class Reply:
         sends the rest)."""
         loop = asyncio.get_running_loop()
         while not self._closing.is_set():
-            await self._unsent.wait()
-            self._unsent.clear()
-            while (wait := self._pacer.due_in(loop.time())) and not (
-                self._closing.is_set()
-            ):
-                # Woken early by a piece that makes the frame due, or by the end:
-                # reply.done must not wait out the hold.
-                with suppress(TimeoutError):
-                    async with asyncio.timeout(wait):
-                        await self._unsent.wait()
-                self._unsent.clear()
-            if self._closing.is_set():
-                return
-            if wait is None:
-                continue
-            self._pacer.sent(loop.time())
-            await self._send_delta()
+            await self._look.wait()
+            self._look.clear()
+            if await self._frame_due(loop):
+                self._pacer.sent(loop.time())
+                await self._send_delta()
+
+    async def _frame_due(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Sleep until the pacer's deadline, woken early by a piece that makes the
+        frame due or by the end (reply.done must not wait out the hold); return
+        whether a frame goes now."""
+        while (wait := self._pacer.due_in(loop.time())) and not self._closing.is_set():
+            with suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._look.wait()
+            self._look.clear()
+        return wait is not None and not self._closing.is_set()
 
     async def _send_delta(self) -> None:
         if self.state.take_resync():
@@ -545,7 +544,7 @@ class Reply:
         # The relay finishes the frame it is on, or stops waiting for the next;
         # the rest goes out below, so the last delta precedes reply.done.
         self._closing.set()
-        self._unsent.set()
+        self._look.set()
         # The listener is told to return rather than cancelled: cancelling a
         # channel-layer receive() can leave channels_redis's receive lock held.
         with suppress(Exception):
