@@ -296,8 +296,17 @@ async def read_until_done(socket: WebSocket, reply: ReplySeen, seconds: float):
     reply.wire_bytes = socket.wire_bytes - reply.wire_start
 
 
-async def converse(client: Client, label: str, count: int, seconds: float) -> None:
+def start_delay(index: int, streams: int, args: argparse.Namespace) -> float:
+    """Return when client `index` sends its first message: --ramp spreads the N
+    clients' first sends evenly over that many seconds, as people arrive."""
+    return index * args.ramp / streams
+
+
+async def converse(
+    client: Client, label: str, count: int, seconds: float, delay: float = 0.0
+) -> None:
     """Send `count` messages one after another, each read to its reply.done."""
+    await asyncio.sleep(delay)
     for number in range(count):
         key = f"{label}-c{client.conversation_id}-r{number}"
         reply = ReplySeen(key, wire_start=client.socket.wire_bytes)
@@ -372,8 +381,14 @@ async def site_round(site: Site, streams: int, args: argparse.Namespace) -> dict
         label = f"n{streams}"
         with Sampler(site) as sampler:
             work = [
-                converse(client, label, args.replies, args.max_seconds)
-                for client in clients
+                converse(
+                    client,
+                    label,
+                    args.replies,
+                    args.max_seconds,
+                    start_delay(index, streams, args),
+                )
+                for index, client in enumerate(clients)
             ]
             try:
                 async with asyncio.timeout(args.max_seconds):
@@ -583,6 +598,7 @@ async def direct_stream(upstream_url: str, key: str, seconds: float) -> ReplySee
 async def direct_round(site: Site, streams: int, args: argparse.Namespace) -> dict:
     async def client(index: int) -> list[ReplySeen]:
         seen = []
+        await asyncio.sleep(start_delay(index, streams, args))
         for number in range(args.replies):
             key = f"direct-n{streams}-{index}-{number}"
             seen.append(await direct_stream(site.upstream_url, key, args.max_seconds))
@@ -662,6 +678,9 @@ async def idle_round(site: Site, conversation_ids: list[int], args) -> dict:
     await asyncio.sleep(1.0)
     rss_closed = site.cpu_and_rss()[1]
     cycles = await connect_close_cycles(site, conversation_ids, args.cycles)
+    # As many again: memory the first ones left is kept once (a warm pool, the
+    # allocator's high-water mark) if these add none, lost per cycle if they do.
+    again = await connect_close_cycles(site, conversation_ids, args.cycles)
     return {
         "sockets": count,
         "opened": len(sockets),
@@ -674,6 +693,8 @@ async def idle_round(site: Site, conversation_ids: list[int], args) -> dict:
         "kib_per_socket": (rss_open - rss_before) / 1024 / max(len(sockets), 1),
         "rss_closed_mib": rss_closed / 2**20,
         **cycles,
+        "cycles_again_growth_kib": again.get("cycles_growth_kib"),
+        "cycles_again_failed": again.get("cycles_failed"),
     }
 
 
@@ -829,6 +850,7 @@ def describe(args: argparse.Namespace) -> str:
         f"upstream {args.pieces} pieces {args.gap_ms:g} ms apart "
         f"(ideal reply {(args.pieces - 1) * args.gap_ms / 1000:.2f} s); "
         f"{args.replies} replies per client"
+        + (f", first sends spread over {args.ramp:g} s" if args.ramp else "")
         + (f"; layer options {args.layer_options}" if args.layer_options else "")
     )
 
@@ -944,7 +966,9 @@ def format_idle(r: dict) -> str:
         lines.append(
             f"  connect/close cycles    : {r['cycles']} in {r['cycles_s']:.1f} s "
             f"({r['cycles_failed']} failed), RSS growth "
-            f"{r['cycles_growth_kib']:.0f} KiB"
+            f"{r['cycles_growth_kib']:.0f} KiB; {r['cycles']} more "
+            f"({r['cycles_again_failed']} failed): "
+            f"{r['cycles_again_growth_kib']:.0f} KiB"
         )
     return "\n".join(lines)
 
@@ -972,6 +996,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=2,
         help="replies per client, one after another (default 2)",
+    )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=0.0,
+        help="spread the clients' first sends over this many seconds (default 0: "
+        "all at once); each client sends again when its reply ends",
     )
     parser.add_argument("--pieces", type=int, default=200)
     parser.add_argument("--gap-ms", type=float, default=10.0)

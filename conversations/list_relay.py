@@ -5,8 +5,8 @@ and hears two frames (docs/websocket.md, "The list socket"):
 
 - `conversation.changed` with the conversation as the list API gives it
   (history.list_item): created, renamed, pinned, archived or restored, its model
-  changed, a message sent or a reply finished (activity moves it to the top), a
-  model-made title;
+  changed, a message sent or a reply regenerated (activity moves it to the top), a
+  model-made title (a reply's end changes nothing in its entry: not announced);
 - `conversation.removed` with its id: deleted.
 
 The one rule, as for the chat's frames (relay.py): a frame goes out only once the

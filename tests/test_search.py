@@ -5,6 +5,7 @@ step (create, checkpoint-style save, bulk update, delete, cascade), and Chinese 
 one, two and three or more characters must be found.
 """
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -279,6 +280,48 @@ def test_postgresql_grams_match_the_python_ones():
         for text in samples:
             cursor.execute("SELECT history_grams(%s)", [text])
             assert sorted(cursor.fetchone()[0]) == search.grams(text)
+
+
+def regex_grams(text):
+    """grams() as first written, with regular expressions over the text: the
+    definition the quicker version must keep."""
+    lowered = text.lower()
+    found = set()
+    for run in search.CJK_RUN.findall(lowered):
+        found.update(run)
+        found.update(run[i : i + 2] for i in range(len(run) - 1))
+    found.update(w for w in search.ASCII_WORD.findall(lowered) if len(w) <= 2)
+    return sorted(found)
+
+
+def test_grams_are_short_ascii_words_and_cjk_characters_and_pairs():
+    assert search.grams("学习 AI is OK, said x1 abc → ok") == [
+        "ai",
+        "is",
+        "ok",
+        "x1",
+        "习",
+        "学",
+        "学习",
+    ]
+
+
+def test_grams_agree_with_their_regular_expression_definition():
+    # Each end of CJK_RANGES and a character just outside, letters that lowercase
+    # to ASCII (Kelvin sign, dotted I), other digits, fullwidth letters, emoji, a
+    # lone surrogate.
+    alphabet = (
+        "ab1 Z,.-_é\u0130\u212a²١Ａ🙂中文日本語한국어かカ"
+        "\u303f\u3040\u30ff\u3100\u33ff\u3400\u4dbf\u4e00\u9fff\ua000"
+        "\uabff\uac00\ud7af\ud7b0\uf8ff\uf900\ufaff\ufb00\ud800"
+    )
+    rng = random.Random(7)
+    texts = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        for _ in range(3000)
+    ]
+    for text in texts:
+        assert search.grams(text) == regex_grams(text), repr(text)
 
 
 def test_the_test_database_passes_the_index_check():

@@ -126,6 +126,7 @@ class MiniMaxClient:
         self.timeouts = timeouts
         self.max_retries = max_retries
         self._api_key = api_key
+        self._urls: dict[str, httpx.URL] = {}
         # Every connection may stay open between replies: a new one to MiniMax is a
         # TLS handshake before the first token.
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
@@ -340,8 +341,7 @@ class MiniMaxClient:
         self, path: str, body: dict[str, Any], deadline: float
     ) -> httpx.Response:
         """Send the request; return the response once its headers are in."""
-        params = {"GroupId": self.group_id} if self.group_id else None
-        request = self._http.build_request("POST", path, json=body, params=params)
+        request = self._http.build_request("POST", self._url(path), json=body)
         try:
             async with asyncio.timeout_at(deadline):
                 return await self._http.send(request, stream=True)
@@ -349,6 +349,18 @@ class MiniMaxClient:
             raise _stall_error("first token", self.timeouts.first_token) from None
         except httpx.HTTPError as error:
             raise self._network_error(error, mid_stream=False) from None
+
+    def _url(self, path: str) -> httpx.URL:
+        """Return the endpoint's absolute URL, GroupId included, built once: given a
+        path and params, httpx parses and merges them again for every request
+        (~0.1 ms of a reply's start)."""
+        url = self._urls.get(path)
+        if url is None:
+            params = {"GroupId": self.group_id} if self.group_id else None
+            url = self._urls[path] = self._http.build_request(
+                "POST", path, params=params
+            ).url
+        return url
 
     async def _read_body(
         self,

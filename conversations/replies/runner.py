@@ -585,7 +585,8 @@ class Reply:
         if not saved:
             self.gone = True
             return
-        await list_relay.announce_changed(self.conversation_id)
+        # The list hears nothing: its entry (title, updated_at...) is as the send
+        # left it; the title task announces a model-made title.
         if self.state.status == Message.Status.COMPLETE and (
             titles.may_be_first_exchange(self.request)
         ):
