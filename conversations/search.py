@@ -61,8 +61,8 @@ KEEP_BATCH_PAGES = 4
 
 # grams() runs in SQLite's triggers on every write of a message's text (its old and
 # its new value), holding the GIL the event loop needs: it works on the UTF-8
-# bytes, in C loops, where regular expressions over the whole text took about four
-# times as long for an English reply.
+# bytes, in C loops, where regular expressions over the whole text took 2.5 to 3.5
+# times as long for an English reply (docs/performance.md, 2026-12-08).
 ASCII_ALNUM = b"0123456789abcdefghijklmnopqrstuvwxyz"
 # Every other byte (UTF-8's too) becomes a space: the rest splits into ASCII_WORDs.
 WORD_BYTES = bytes(byte if byte in ASCII_ALNUM else ord(" ") for byte in range(256))

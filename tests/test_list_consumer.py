@@ -227,7 +227,7 @@ async def test_another_users_changes_never_arrive(user, other_user, listen, ada_
     assert await ada_socket.receive_nothing(timeout=0.3)
 
 
-async def test_a_sent_message_the_reply_and_the_model_made_title_arrive(
+async def test_a_sent_message_and_the_model_made_title_arrive(
     user, conversation, listen
 ):
     # The built-in simulator answers both the reply and the title request.
