@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 CLEAN_INTERVAL = 1.0
 # At most this many messages taken off a process's Redis inbox in one round trip.
 READ_BATCH = 500
+# Sends in one pipeline are scored this far apart at least (seconds).
+STAMP_STEP = 1e-6
 
 
 # channels_redis 4.3's group_send script: each message added to its channel's
@@ -136,6 +138,84 @@ class _Inbox:
         self.waiters.clear()
 
 
+class _RemoteSends:
+    """Sends to other processes' inboxes on one Redis host, a pipeline at a time.
+
+    Every frame for a page on another process is a round trip to Redis, which
+    its reply's relay awaits: at 50 streams, thousands a second, each paying
+    redis-py's own costs. Sends that come while a pipeline is out go together in
+    the next one, as group_commit.py does for database writes: nothing waits for
+    a timer, and one send's commands stay in the order they were added. Each
+    send hears its own result: its script's error, or the pipeline's.
+    """
+
+    def __init__(
+        self,
+        layer: ProcessFirstRedisChannelLayer,
+        index: int,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.layer = layer
+        self.index = index
+        self.loop = loop
+        self.pending: list[tuple[list[str], list, asyncio.Future[None]]] = []
+        self.writer: asyncio.Task[None] | None = None
+        self.stamp = 0.0
+
+    async def add(self, keys: list[str], arguments: list) -> None:
+        future = self.loop.create_future()
+        self.pending.append((keys, arguments, future))
+        if self.writer is None:
+            self.writer = self.loop.create_task(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        batch: list[tuple[list[str], list, asyncio.Future[None]]] = []
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, []
+                await self._send(batch)
+                batch = []
+        except BaseException:
+            for _keys, _arguments, future in batch + self.pending:
+                future.cancel()
+            self.pending = []
+            raise
+        finally:
+            self.writer = None
+
+    async def _send(self, batch: list[tuple[list[str], list, asyncio.Future[None]]]):
+        layer = self.layer
+        pipeline = layer.connection(self.index).pipeline(transaction=False)
+        for keys, arguments, _future in batch:
+            # A message's score is its time, and Redis returns messages of one
+            # score in byte order: each send a later one, as if sent alone.
+            now = self.stamp = max(time.time(), self.stamp + STAMP_STEP)
+            for key in keys:
+                pipeline.zremrangebyscore(key, min=0, max=int(now) - int(layer.expiry))
+            pipeline.eval(_CAPPED_ADD, len(keys), *keys, *arguments, now, layer.expiry)
+        try:
+            results = await pipeline.execute(raise_on_error=False)
+        except Exception as error:  # Redis away: none of them was sent
+            for _keys, _arguments, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        position = 0
+        for keys, _arguments, future in batch:
+            mine = results[position : position + len(keys) + 1]
+            position += len(keys) + 1
+            if future.done():
+                continue
+            error = next((r for r in mine if isinstance(r, Exception)), None)
+            if error is not None:
+                future.set_exception(error)
+                continue
+            if mine[-1]:
+                logger.info("%s of %s channels over capacity", mine[-1], len(keys))
+            future.set_result(None)
+
+
 class ProcessFirstRedisChannelLayer(RedisChannelLayer):
     """channels_redis that serves this process's own channels without Redis.
 
@@ -145,8 +225,9 @@ class ProcessFirstRedisChannelLayer(RedisChannelLayer):
     blocking pop, a Lua clean-up and msgpack to receive: about 400 us of CPU a
     frame more than the in-memory layer, docs/performance.md). Here the process
     keeps its own members of each group and puts the frame straight into their
-    inboxes; Redis carries it only to the other processes' members, in one
-    round trip once the sender knows them (`group_send(remote_members=...)`).
+    inboxes; Redis carries it only to the other processes' members, once the
+    sender knows them (`group_send(remote_members=...)`), in a pipeline shared
+    with the frames other replies send meanwhile (`_RemoteSends`).
 
     The receive side is rebuilt for that: one reader task drains the process's
     Redis inbox into per-channel inboxes, and `receive` waits on its channel's
@@ -170,6 +251,8 @@ class ProcessFirstRedisChannelLayer(RedisChannelLayer):
         self.inboxes: dict[str, _Inbox] = {}
         # Redis inbox name ("specific.<process>!") -> the task draining it.
         self.readers: dict[str, asyncio.Task] = {}
+        # Redis host index -> the sends to other processes waiting for its pipeline.
+        self.remote_sends: dict[int, _RemoteSends] = {}
         self._swept_at = time.monotonic()
 
     def is_local(self, channel: str) -> bool:
@@ -233,24 +316,23 @@ class ProcessFirstRedisChannelLayer(RedisChannelLayer):
         return [name for name in names if not self.is_local(name)]
 
     async def _send_to_remote(self, channels: list[str], message: dict) -> None:
-        """Put `message` in the Redis inboxes of `channels`, one round trip per
-        Redis host: what channels_redis's group_send does once it has the
-        members (expired messages dropped, then the capped add of its script),
-        in one pipeline instead of two round trips."""
+        """Put `message` in the Redis inboxes of `channels`: what channels_redis's
+        group_send does once it has the members (expired messages dropped, then
+        the capped add of its script), in the next pipeline to its Redis host."""
         by_connection, messages, capacities = self._map_channel_keys_to_connection(
             channels, message
         )
-        now = time.time()
         for index, keys in by_connection.items():
-            pipeline = self.connection(index).pipeline(transaction=False)
-            for key in keys:
-                pipeline.zremrangebyscore(key, min=0, max=int(now) - int(self.expiry))
             arguments = [messages[key] for key in keys]
             arguments += [capacities[key] for key in keys]
-            pipeline.eval(_CAPPED_ADD, len(keys), *keys, *arguments, now, self.expiry)
-            *_, over_capacity = await pipeline.execute()
-            if over_capacity:
-                logger.info("%s of %s channels over capacity", over_capacity, len(keys))
+            await self._pipelines(index).add(keys, arguments)
+
+    def _pipelines(self, index: int) -> _RemoteSends:
+        loop = asyncio.get_running_loop()
+        sends = self.remote_sends.get(index)
+        if sends is None or sends.loop is not loop:
+            sends = self.remote_sends[index] = _RemoteSends(self, index, loop)
+        return sends
 
     # Sending and receiving
 

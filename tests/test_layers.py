@@ -134,6 +134,50 @@ async def test_a_group_send_reaches_members_in_both_processes_in_order(redis_url
     await there.close_pools()
 
 
+async def test_frames_of_many_replies_to_another_process_share_round_trips(
+    redis_url, monkeypatch
+):
+    # Room for all 200 in the other process's inbox before it reads.
+    here, there = (
+        ProcessFirstRedisChannelLayer(hosts=[redis_url], capacity=1000) for _ in "ab"
+    )
+    pages = {}
+    for reply in range(20):
+        pages[reply] = await there.new_channel()
+        await there.group_add(f"conversation-{reply}", pages[reply])
+    round_trips = []
+    connection = here.connection(0)
+    make_pipeline = connection.pipeline
+
+    def counted_pipeline(*args, **kwargs):
+        round_trips.append(1)
+        return make_pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(connection, "pipeline", counted_pipeline)
+
+    def frame(n: int) -> dict:
+        # Later frames sort first by their bytes: only their order in Redis
+        # keeps them in order.
+        return {"text": chr(ord("z") - n), "type": "frame", "n": n}
+
+    async def relay_frames(reply: int) -> None:
+        for n in range(10):
+            await here.group_send(
+                f"conversation-{reply}",
+                frame(n),
+                remote_members=[pages[reply]],
+            )
+
+    await asyncio.gather(*(relay_frames(reply) for reply in range(20)))
+
+    # 200 frames, each page's in order, in far fewer round trips than frames.
+    for page in pages.values():
+        assert [(await take(there, page))["n"] for _ in range(10)] == list(range(10))
+    assert len(round_trips) <= 20
+    await here.close_pools()
+    await there.close_pools()
+
+
 async def test_a_full_inbox_in_another_process_misses_the_message(redis_url):
     here = ProcessFirstRedisChannelLayer(hosts=[redis_url], capacity=2)
     there = ProcessFirstRedisChannelLayer(hosts=[redis_url])
