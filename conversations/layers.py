@@ -25,10 +25,13 @@ import time
 from collections import deque
 from contextlib import suppress
 from copy import deepcopy
+from functools import partial
 
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
+
+from conversations.batches import Batches
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +40,10 @@ CLEAN_INTERVAL = 1.0
 READ_BATCH = 500
 # Sends in one pipeline are scored this far apart at least (seconds).
 STAMP_STEP = 1e-6
+
+# A message for other processes' channels on one Redis host: their inbox keys,
+# then the packed message and capacity of each (_CAPPED_ADD's arguments).
+RemoteSend = tuple[list[str], list]
 
 
 # channels_redis 4.3's group_send script: each message added to its channel's
@@ -138,84 +145,6 @@ class _Inbox:
         self.waiters.clear()
 
 
-class _RemoteSends:
-    """Sends to other processes' inboxes on one Redis host, a pipeline at a time.
-
-    Every frame for a page on another process is a round trip to Redis, which
-    its reply's relay awaits: at 50 streams, thousands a second, each paying
-    redis-py's own costs. Sends that come while a pipeline is out go together in
-    the next one, as group_commit.py does for database writes: nothing waits for
-    a timer, and one send's commands stay in the order they were added. Each
-    send hears its own result: its script's error, or the pipeline's.
-    """
-
-    def __init__(
-        self,
-        layer: ProcessFirstRedisChannelLayer,
-        index: int,
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        self.layer = layer
-        self.index = index
-        self.loop = loop
-        self.pending: list[tuple[list[str], list, asyncio.Future[None]]] = []
-        self.writer: asyncio.Task[None] | None = None
-        self.stamp = 0.0
-
-    async def add(self, keys: list[str], arguments: list) -> None:
-        future = self.loop.create_future()
-        self.pending.append((keys, arguments, future))
-        if self.writer is None:
-            self.writer = self.loop.create_task(self._drain())
-        await future
-
-    async def _drain(self) -> None:
-        batch: list[tuple[list[str], list, asyncio.Future[None]]] = []
-        try:
-            while self.pending:
-                batch, self.pending = self.pending, []
-                await self._send(batch)
-                batch = []
-        except BaseException:
-            for _keys, _arguments, future in batch + self.pending:
-                future.cancel()
-            self.pending = []
-            raise
-        finally:
-            self.writer = None
-
-    async def _send(self, batch: list[tuple[list[str], list, asyncio.Future[None]]]):
-        layer = self.layer
-        pipeline = layer.connection(self.index).pipeline(transaction=False)
-        for keys, arguments, _future in batch:
-            # A message's score is its time, and Redis returns messages of one
-            # score in byte order: each send a later one, as if sent alone.
-            now = self.stamp = max(time.time(), self.stamp + STAMP_STEP)
-            for key in keys:
-                pipeline.zremrangebyscore(key, min=0, max=int(now) - int(layer.expiry))
-            pipeline.eval(_CAPPED_ADD, len(keys), *keys, *arguments, now, layer.expiry)
-        try:
-            results = await pipeline.execute(raise_on_error=False)
-        except Exception as error:  # Redis away: none of them was sent
-            for _keys, _arguments, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        position = 0
-        for keys, _arguments, future in batch:
-            mine = results[position : position + len(keys) + 1]
-            position += len(keys) + 1
-            if future.done():
-                continue
-            error = next((r for r in mine if isinstance(r, Exception)), None)
-            if error is not None:
-                future.set_exception(error)
-                continue
-            if mine[-1]:
-                logger.info("%s of %s channels over capacity", mine[-1], len(keys))
-            future.set_result(None)
-
-
 class ProcessFirstRedisChannelLayer(RedisChannelLayer):
     """channels_redis that serves this process's own channels without Redis.
 
@@ -227,7 +156,7 @@ class ProcessFirstRedisChannelLayer(RedisChannelLayer):
     keeps its own members of each group and puts the frame straight into their
     inboxes; Redis carries it only to the other processes' members, once the
     sender knows them (`group_send(remote_members=...)`), in a pipeline shared
-    with the frames other replies send meanwhile (`_RemoteSends`).
+    with the frames other replies send meanwhile (`_pipelines`, batches.py).
 
     The receive side is rebuilt for that: one reader task drains the process's
     Redis inbox into per-channel inboxes, and `receive` waits on its channel's
@@ -252,7 +181,9 @@ class ProcessFirstRedisChannelLayer(RedisChannelLayer):
         # Redis inbox name ("specific.<process>!") -> the task draining it.
         self.readers: dict[str, asyncio.Task] = {}
         # Redis host index -> the sends to other processes waiting for its pipeline.
-        self.remote_sends: dict[int, _RemoteSends] = {}
+        self.remote_sends: dict[int, Batches[RemoteSend, None]] = {}
+        # The score of the last message sent to another process.
+        self._stamp = 0.0
         self._swept_at = time.monotonic()
 
     def is_local(self, channel: str) -> bool:
@@ -325,14 +256,43 @@ class ProcessFirstRedisChannelLayer(RedisChannelLayer):
         for index, keys in by_connection.items():
             arguments = [messages[key] for key in keys]
             arguments += [capacities[key] for key in keys]
-            await self._pipelines(index).add(keys, arguments)
+            await self._pipelines(index).write((keys, arguments))
 
-    def _pipelines(self, index: int) -> _RemoteSends:
-        loop = asyncio.get_running_loop()
+    def _pipelines(self, index: int) -> Batches[RemoteSend, None]:
+        # Every frame for a page on another process is a round trip to Redis,
+        # which its reply's relay awaits: at 50 streams, thousands a second. The
+        # sends that come while a pipeline is out go together in the next one.
         sends = self.remote_sends.get(index)
-        if sends is None or sends.loop is not loop:
-            sends = self.remote_sends[index] = _RemoteSends(self, index, loop)
+        if sends is None:
+            sends = self.remote_sends[index] = Batches(
+                partial(self._send_pipeline, index)
+            )
         return sends
+
+    async def _send_pipeline(
+        self, index: int, sends: list[RemoteSend]
+    ) -> list[Exception | None]:
+        """Send `sends` to Redis host `index` in one pipeline; return each one's
+        result: None, or its script's error. Redis away raises for all."""
+        pipeline = self.connection(index).pipeline(transaction=False)
+        for keys, arguments in sends:
+            # A message's score is its time, and Redis returns messages of one
+            # score in byte order: each send a later one, as if sent alone.
+            now = self._stamp = max(time.time(), self._stamp + STAMP_STEP)
+            for key in keys:
+                pipeline.zremrangebyscore(key, min=0, max=int(now) - int(self.expiry))
+            pipeline.eval(_CAPPED_ADD, len(keys), *keys, *arguments, now, self.expiry)
+        results = await pipeline.execute(raise_on_error=False)
+        outcomes: list[Exception | None] = []
+        position = 0
+        for keys, _arguments in sends:
+            mine = results[position : position + len(keys) + 1]
+            position += len(keys) + 1
+            error = next((r for r in mine if isinstance(r, Exception)), None)
+            if error is None and mine[-1]:
+                logger.info("%s of %s channels over capacity", mine[-1], len(keys))
+            outcomes.append(error)
+        return outcomes
 
     # Sending and receiving
 
